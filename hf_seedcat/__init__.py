@@ -1,0 +1,21 @@
+"""hf_seedcat: seed-category training for the Hugging Face ``Trainer``.
+
+After "Exploring and Utilizing Pattern Imbalance" (Mei et al.).
+"""
+
+from .config import SeedCatConfig
+from .grouping import create_grouper
+from .models import create_image_classifier
+from .trainer import NonFiniteLossError, SeedCatTrainer
+from .weighting import GroupWeights
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GroupWeights",
+    "NonFiniteLossError",
+    "SeedCatConfig",
+    "SeedCatTrainer",
+    "create_grouper",
+    "create_image_classifier",
+]

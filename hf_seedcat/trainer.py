@@ -1,0 +1,270 @@
+"""SeedCatTrainer: a ``transformers.Trainer`` that trains on seed categories (Algorithm 1 of the paper).
+
+It ties the pieces together: units and groups (``grouping``), a batch from every group
+(``sampling``), the weights ``q`` (``weighting``) and the periodic regroup pass (``regroup``).
+ERM and GroupDRO run through the same path, with the domains as their groups.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from transformers import Trainer
+
+from .config import SeedCatConfig
+from .grouping import GroupingInputs, create_grouper
+from .grouping.units import make_units
+from .indexed_dataset import IndexedDataset
+from .regroup import GROUP_COLUMN, INDEX_COLUMN, RegroupCallback, per_sample_losses
+from .sampling import GroupBalancedBatchSampler
+from .weighting import GroupWeights
+
+logger = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A training loss was NaN or infinite; the message names the step, groups and samples."""
+
+
+class SeedCatTrainer(Trainer):
+    """Trains with seed categories (``algorithm="seedcat"``), GroupDRO or ERM, chosen by ``SeedCatConfig``.
+
+    The training dataset must be a ``datasets.Dataset`` with the domain column named by
+    ``args.domain_column`` and integer ``labels``; the model must return ``.logits``. The domain column
+    is kept for ``compute_loss`` without ``remove_unused_columns=False``.
+    """
+
+    args: SeedCatConfig
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not isinstance(self.args, SeedCatConfig):
+            raise TypeError(f"SeedCatTrainer needs SeedCatConfig arguments, got {type(self.args).__name__}.")
+        config = self.args
+        if config.algorithm == "seedcat":
+            self.grouper = create_grouper(config.grouping, groups_per_unit=config.groups_per_domain)
+            self.group_by = config.group_by
+        else:  # GroupDRO and ERM: one group per domain, sampled equally, like DomainBed's loaders.
+            self.grouper = create_grouper("unit")
+            self.group_by = "domain"
+        self.units: torch.Tensor | None = None
+        self.unit_names: list[str] = []
+        self.group_ids: torch.Tensor | None = None
+        self.group_names: list[str] = []
+        self.last_regroup_step: int | None = None
+        self.weights: GroupWeights | None = None
+        self._sampler: GroupBalancedBatchSampler | None = None
+        self._group_loss_sum: torch.Tensor | None = None
+        self._group_loss_steps = 0
+        self.add_callback(RegroupCallback(self.regroup, config.regroup_steps))
+
+    # ---- data ---------------------------------------------------------------------------------
+
+    def _set_signature_columns_if_needed(self) -> None:
+        """Keep the domain column and our id columns next to the model's own inputs."""
+        if self._signature_columns is None:
+            super()._set_signature_columns_if_needed()
+            self._signature_columns += [self.args.domain_column, INDEX_COLUMN, GROUP_COLUMN]
+
+    def _check_training_dataset(self) -> None:
+        dataset = self.train_dataset
+        columns = getattr(dataset, "column_names", None)
+        if columns is None:
+            raise TypeError(
+                "SeedCatTrainer needs a datasets.Dataset (with a domain column) as train_dataset."
+            )
+        for column in (self.args.domain_column, "labels"):
+            if column not in columns:
+                raise ValueError(
+                    f"The training dataset has no {column!r} column (columns: {columns}); "
+                    + (
+                        "set --domain_column to the column that names each sample's domain."
+                        if column == self.args.domain_column
+                        else "name the class column 'labels'."
+                    )
+                )
+        if len(dataset) == 0:
+            raise ValueError("The training dataset is empty.")
+
+    def get_train_dataloader(self) -> DataLoader:
+        """A loader whose every batch holds ``batch_size // num_groups`` samples from each current group."""
+        self._check_training_dataset()
+        dataset = IndexedDataset(self._remove_unused_columns(self.train_dataset, description="training"))
+        self._sampler = GroupBalancedBatchSampler(len(dataset), self._train_batch_size, seed=self.args.seed)
+        if self.group_ids is not None:
+            self._sampler.set_groups(self.group_ids, len(self.group_names), self.group_names)
+        loader = DataLoader(
+            dataset,
+            batch_sampler=self._sampler,
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+            persistent_workers=self.args.dataloader_persistent_workers
+            and self.args.dataloader_num_workers > 0,
+        )
+        return self.accelerator.prepare(loader)
+
+    def _scoring_dataloader(self) -> DataLoader:
+        """The training set, in order, without group sampling: what the regroup pass scores."""
+        dataset = IndexedDataset(self._remove_unused_columns(self.train_dataset, description="regroup"))
+        loader = DataLoader(
+            dataset,
+            batch_size=self.args.eval_batch_size,
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+        )
+        return self.accelerator.prepare(loader)
+
+    def _split_batch(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], torch.Tensor, dict[str, Any]]:
+        """Separate model inputs from labels and the columns the model must not see."""
+        inputs = dict(inputs)
+        labels = inputs.pop("labels")
+        extras = {
+            key: inputs.pop(key)
+            for key in (self.args.domain_column, INDEX_COLUMN, GROUP_COLUMN)
+            if key in inputs
+        }
+        return inputs, labels, extras
+
+    # ---- seed categories ----------------------------------------------------------------------
+
+    def _ensure_units(self) -> None:
+        if self.units is not None:
+            return
+        self._check_training_dataset()
+        names = [self.args.domain_column, "labels"]
+        columns = {
+            k: torch.as_tensor(v)
+            for k, v in self.train_dataset.select_columns(names).with_format("numpy")[:].items()
+        }
+        feature = self.train_dataset.features.get(self.args.domain_column)
+        domain_names = list(feature.names) if hasattr(feature, "names") else None
+        self.units, self.unit_names = make_units(
+            columns[self.args.domain_column], columns["labels"], self.group_by, domain_names
+        )
+
+    def regroup(self, step: int) -> None:
+        """Recompute the seed categories from the current model and restart ``q``.
+
+        ``q`` restarts at uniform at every redistribution, as in the paper (q is "initialized to all
+        one" between two redistributions): a group id now names a different set of samples, so the
+        weight it had earned no longer describes it. Static groupings (GroupDRO's domains) are
+        computed once and keep their ``q``, which is exactly GroupDRO.
+        """
+        self._ensure_units()
+        if self.grouper.static and self.group_ids is not None:
+            return
+        losses = None
+        if "losses" in self.grouper.requires:
+            losses = per_sample_losses(
+                self.model_wrapped if self.model_wrapped is not None else self.model,
+                self._scoring_batches(),
+                len(self.units),
+                self.accelerator.gather_for_metrics,
+                self._split_batch,
+            )
+        inputs = GroupingInputs(units=self.units, num_units=len(self.unit_names), losses=losses)
+        self.group_ids = self.grouper(inputs)
+        k = self.grouper.groups_per_unit
+        self.group_names = [f"{unit}:{j}" if k > 1 else unit for unit in self.unit_names for j in range(k)]
+        if self._sampler is not None:
+            self._sampler.set_groups(self.group_ids, len(self.group_names), self.group_names)
+        if self.weights is None:
+            self.weights = GroupWeights(len(self.group_names), self.args.dro_eta)
+        else:
+            self.weights.reset(len(self.group_names))
+        self._group_loss_sum = None
+        self._group_loss_steps = 0
+        self.last_regroup_step = step
+        sizes = torch.bincount(self.group_ids, minlength=len(self.group_names)).tolist()
+        logger.info("Regrouped at step %d: %s", step, dict(zip(self.group_names, sizes, strict=True)))
+
+    def _scoring_batches(self):
+        with self.compute_loss_context_manager():
+            yield from self._scoring_dataloader()
+
+    @property
+    def group_sizes(self) -> list[int]:
+        return torch.bincount(self.group_ids, minlength=len(self.group_names)).tolist()
+
+    # ---- the objective ------------------------------------------------------------------------
+
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ):
+        """Per-sample loss -> mean per group -> update q -> sum_g q_g * loss_g (plain mean for ERM).
+
+        Evaluation (the model in eval mode, or a batch without group ids) uses the plain mean.
+        """
+        model_inputs, labels, extras = self._split_batch(inputs)
+        outputs = model(**model_inputs)
+        per_sample = F.cross_entropy(outputs.logits.float(), labels, reduction="none")
+        groups = extras.get(GROUP_COLUMN)
+        if not model.training or groups is None or (groups < 0).any():
+            loss = per_sample.mean()
+        else:
+            self._check_finite(per_sample, groups, extras.get(INDEX_COLUMN))
+            loss = self._group_objective(per_sample, groups)
+        return (loss, outputs) if return_outputs else loss
+
+    def _group_objective(self, per_sample: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+        num_groups = self.weights.num_groups
+        sums = torch.zeros(num_groups, device=per_sample.device).index_add(0, groups, per_sample)
+        counts = torch.bincount(groups, minlength=num_groups).to(per_sample.device, torch.float32)
+        # Every process must see the same group losses, or their q drift apart: reduce sums and counts.
+        global_sums = self.accelerator.reduce(sums.detach(), reduction="sum")
+        global_counts = self.accelerator.reduce(counts, reduction="sum")
+        group_losses = global_sums / global_counts.clamp(min=1)
+        self._record_group_losses(group_losses)
+
+        if self.args.algorithm == "erm":
+            return per_sample.mean()
+        self.weights.update(group_losses)
+        # This process's share of sum_g q_g * mean_g; DDP averages gradients over processes, hence the
+        # factor num_processes, which makes the gradient that of the global per-group means.
+        local_group_means = sums / global_counts.clamp(min=1) * self.accelerator.num_processes
+        return self.weights.weighted_loss(local_group_means)
+
+    def _check_finite(
+        self, per_sample: torch.Tensor, groups: torch.Tensor, index: torch.Tensor | None
+    ) -> None:
+        bad = ~torch.isfinite(per_sample)
+        if bad.any():
+            names = sorted({self.group_names[g] for g in groups[bad].tolist()})
+            ids = index[bad].tolist() if index is not None else "unknown"
+            raise NonFiniteLossError(
+                f"Non-finite training loss at step {self.state.global_step}: groups {names}, "
+                f"sample ids {ids}. Lower the learning rate or check these samples."
+            )
+
+    # ---- logging ------------------------------------------------------------------------------
+
+    def _record_group_losses(self, group_losses: torch.Tensor) -> None:
+        values = group_losses.detach().float().cpu()
+        self._group_loss_sum = values if self._group_loss_sum is None else self._group_loss_sum + values
+        self._group_loss_steps += 1
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Add q, the mean per-group losses since the last log, and group sizes to training logs."""
+        if "loss" in logs and self.weights is not None and self.group_ids is not None:
+            sizes = self.group_sizes
+            for g, name in enumerate(self.group_names):
+                if self.args.algorithm != "erm":
+                    logs[f"q/{name}"] = round(float(self.weights.q[g]), 6)
+                if self._group_loss_sum is not None:
+                    logs[f"group_loss/{name}"] = round(
+                        float(self._group_loss_sum[g]) / self._group_loss_steps, 6
+                    )
+                logs[f"group_size/{name}"] = sizes[g]
+            self._group_loss_sum = None
+            self._group_loss_steps = 0
+        super().log(logs, start_time)
