@@ -78,9 +78,7 @@ class SeedCatConfig(TrainingArguments):
         if self.group_by not in GROUP_BY:
             raise ValueError(f"group_by must be one of {GROUP_BY}, got {self.group_by!r}.")
         if self.grouping not in GROUPERS:
-            raise ValueError(
-                f"grouping must be a registered grouping {sorted(GROUPERS)}, got {self.grouping!r}."
-            )
+            raise ValueError(f"grouping must be a registered grouping {sorted(GROUPERS)}, got {self.grouping!r}.")
         if self.groups_per_domain < 1:
             raise ValueError(f"groups_per_domain must be a positive integer, got {self.groups_per_domain}.")
         if self.regroup_steps < 1:

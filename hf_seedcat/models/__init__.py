@@ -18,9 +18,7 @@ def create_image_classifier(
     if backbone == "mnist_cnn":
         if pretrained:
             raise ValueError("The MNIST CNN has no pretrained weights; drop --pretrained.")
-        return MnistCnnForImageClassification(
-            MnistCnnConfig(num_channels=input_shape[0], num_labels=num_classes)
-        )
+        return MnistCnnForImageClassification(MnistCnnConfig(num_channels=input_shape[0], num_labels=num_classes))
     config = TimmClassifierConfig(backbone=backbone, num_channels=input_shape[0], num_labels=num_classes)
     return TimmForImageClassification(config, pretrained=pretrained)
 

@@ -1,0 +1,32 @@
+"""Domain-generalisation datasets as `datasets.Dataset`s with a `domain` column, registered by name.
+
+Importing this package registers ColoredMNIST and RotatedMNIST in `DATASETS`.
+"""
+
+from . import colored_mnist, rotated_mnist  # noqa: F401  (register the builders)
+from .domain_dataset import (
+    DATASETS,
+    DomainDataset,
+    domain_dataset_from_environments,
+    environment_dataset,
+    load_domain_dataset,
+    register_dataset,
+    seed_hash,
+    split_in_out,
+    split_keys,
+)
+from .mnist import MnistChecksumError, load_mnist
+
+__all__ = [
+    "DATASETS",
+    "DomainDataset",
+    "MnistChecksumError",
+    "domain_dataset_from_environments",
+    "environment_dataset",
+    "load_domain_dataset",
+    "load_mnist",
+    "register_dataset",
+    "seed_hash",
+    "split_in_out",
+    "split_keys",
+]

@@ -1,0 +1,99 @@
+"""DomainBed's ``results.jsonl``: one line per checkpoint, so DomainBed-style model selection can read runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+
+RESULTS_FILE = "results.jsonl"
+
+
+class ResultsJsonlCallback(TrainerCallback):
+    """Writes ``step``, ``epoch``, ``loss``, ``step_time``, ``mem_gb``, ``env{i}_{in,out}_acc``, args, hparams.
+
+    ``Trainer.evaluate`` on a dict of splits reports each split separately; the line is written once
+    every expected split of the current step has reported. On resume, lines past the checkpoint's
+    step are dropped so the file never holds a step twice.
+    """
+
+    def __init__(
+        self,
+        output_dir: str,
+        split_names: Sequence[str],
+        run_args: dict[str, Any],
+        hparams: dict[str, Any],
+        is_main_process: bool = True,
+    ) -> None:
+        self.path = os.path.join(output_dir, RESULTS_FILE)
+        self.split_names = list(split_names)
+        self.run_args = run_args
+        self.hparams = hparams
+        self.is_main_process = is_main_process
+        self._pending: dict[str, float] = {}
+        self._step_times: list[float] = []
+        self._step_start = 0.0
+        self._last_loss: float | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.is_main_process and os.path.exists(self.path):
+            with open(self.path, encoding="utf-8") as handle:
+                kept = [line for line in handle if line.strip() and json.loads(line)["step"] <= state.global_step]
+            tmp = self.path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as handle:
+                handle.writelines(kept)
+            os.replace(tmp, self.path)
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._step_start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._step_times.append(time.perf_counter() - self._step_start)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self._last_loss = float(logs["loss"])
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        for name in self.split_names:
+            key = f"eval_{name}_acc"
+            if metrics and key in metrics:
+                self._pending[f"{name}_acc"] = float(metrics[key])
+        if len(self._pending) < len(self.split_names):
+            return
+        record: dict[str, Any] = {
+            "args": self.run_args,
+            "hparams": self.hparams,
+            "step": state.global_step,
+            "epoch": state.epoch,
+            "loss": self._last_loss,
+            "step_time": sum(self._step_times) / len(self._step_times) if self._step_times else None,
+            "mem_gb": peak_memory_gb(),
+            **self._pending,
+        }
+        self._pending = {}
+        self._step_times = []
+        if self.is_main_process:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def peak_memory_gb() -> float:
+    """Peak CUDA memory allocated when on GPU, else the process's peak resident memory."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def read_results(path: str) -> list[dict[str, Any]]:
+    """The records of one run's ``results.jsonl`` (a run folder or the file itself)."""
+    if os.path.isdir(path):
+        path = os.path.join(path, RESULTS_FILE)
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

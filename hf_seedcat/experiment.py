@@ -1,0 +1,201 @@
+"""One domain-generalisation run, DomainBed's protocol on top of ``SeedCatTrainer`` (used by run_dg.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import HfArgumentParser
+from transformers.trainer_utils import get_last_checkpoint
+
+from .config import SeedCatConfig
+from .data_scripts import DATASETS, DomainDataset, load_domain_dataset
+from .evaluation import ResultsJsonlCallback, accuracy, last_step, read_results, training_domain_validation
+from .models import create_image_classifier
+from .trainer import SeedCatTrainer
+
+logger = logging.getLogger(__name__)
+
+EVAL_SPLITS = ("all", "selection")
+
+
+@dataclass
+class DomainGeneralizationArguments:
+    """What to train on and how to evaluate: DomainBed's ``train.py`` arguments."""
+
+    dataset: str = field(default="ColoredMNIST", metadata={"help": f"Dataset name: {sorted(DATASETS)}."})
+    data_dir: str | None = field(
+        default=None, metadata={"help": "Where the raw data lives (MNIST: a folder of idx files); default: cache."}
+    )
+    test_envs: list[int] = field(
+        default_factory=lambda: [2], metadata={"help": "Indices of the held-out test environments."}
+    )
+    trial_seed: int = field(default=0, metadata={"help": "Seed of the in/out splits (DomainBed's trial_seed)."})
+    holdout_fraction: float = field(default=0.2, metadata={"help": "Fraction of each environment held out."})
+    backbone: str | None = field(
+        default=None,
+        metadata={"help": "'mnist_cnn' or any timm model name; default: MNIST CNN for 28x28 inputs, else resnet50."},
+    )
+    pretrained: bool = field(default=False, metadata={"help": "Load the timm backbone's pretrained weights."})
+    checkpoint_freq: int | None = field(
+        default=None, metadata={"help": "Evaluate and write results.jsonl every N steps; default: the dataset's."}
+    )
+    eval_splits: str = field(
+        default="all",
+        metadata={
+            "help": "'all': every environment's in and out split (DomainBed); 'selection': only what model "
+            "selection reads (training environments' out splits, test environments' in and out splits).",
+            "choices": list(EVAL_SPLITS),
+        },
+    )
+    max_digits: int | None = field(
+        default=None, metadata={"help": "Use only the first N shuffled MNIST digits (smoke tests)."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.eval_splits not in EVAL_SPLITS:
+            raise ValueError(f"eval_splits must be one of {EVAL_SPLITS}, got {self.eval_splits!r}.")
+        if self.checkpoint_freq is not None and self.checkpoint_freq < 1:
+            raise ValueError(f"checkpoint_freq must be a positive number of steps, got {self.checkpoint_freq}.")
+
+
+# DomainBed's protocol where it differs from TrainingArguments: Adam at lr 1e-3 with no weight decay,
+# a constant learning rate, no gradient clipping, 5000 steps. Command-line flags override these.
+PROTOCOL_DEFAULTS = [
+    "--max_steps", "5000",
+    "--learning_rate", "1e-3",
+    "--weight_decay", "0",
+    "--optim", "adamw_torch",
+    "--lr_scheduler_type", "constant",
+    "--max_grad_norm", "0",
+    "--per_device_eval_batch_size", "1024",
+    "--save_steps", "1000",
+    "--save_total_limit", "1",
+    "--report_to", "none",
+]  # fmt: skip
+
+
+def parse_arguments(argv: Sequence[str]) -> tuple[DomainGeneralizationArguments, SeedCatConfig, bool]:
+    """Parse flags over the protocol defaults; the bool says whether the batch size was given."""
+    argv = list(argv)
+    if "--output_dir" not in argv:
+        argv += ["--output_dir", default_output_dir(argv)]
+    if "--bf16" in argv and "--use_cpu" not in argv and not torch.cuda.is_available():
+        argv.append("--use_cpu")  # TrainingArguments refuses bf16 without a GPU unless told to use the CPU
+    parser = HfArgumentParser((DomainGeneralizationArguments, SeedCatConfig))
+    dg_args, config = parser.parse_args_into_dataclasses(args=PROTOCOL_DEFAULTS + argv)
+    return dg_args, config, "--per_device_train_batch_size" in argv
+
+
+def default_output_dir(argv: Sequence[str]) -> str:
+    def value(flag: str, default: str) -> str:
+        return argv[argv.index(flag) + 1] if flag in argv else default
+
+    envs = "".join(argv[argv.index("--test_envs") + 1 :]).split("--")[0] if "--test_envs" in argv else "2"
+    return os.path.join(
+        "runs",
+        f"{value('--dataset', 'ColoredMNIST')}_{value('--algorithm', 'seedcat')}_test{envs.replace(' ', '')}"
+        f"_trial{value('--trial_seed', '0')}_seed{value('--seed', '0')}",
+    )
+
+
+def run_experiment(
+    dg_args: DomainGeneralizationArguments, config: SeedCatConfig, batch_size_given: bool = True
+) -> dict[str, Any]:
+    """Train, write ``results.jsonl`` every checkpoint_freq steps, and return the selected records."""
+    data = load_domain_dataset(
+        dg_args.dataset,
+        data_dir=dg_args.data_dir,
+        trial_seed=dg_args.trial_seed,
+        seed=config.seed,
+        holdout_fraction=dg_args.holdout_fraction,
+        max_digits=dg_args.max_digits,
+    )
+    train_dataset = data.training_dataset(dg_args.test_envs)
+    n_train_envs = len(data.environments) - len(dg_args.test_envs)
+    if not batch_size_given:  # DomainBed: 64 per training environment, concatenated.
+        config.per_device_train_batch_size = 64 * n_train_envs
+    freq = dg_args.checkpoint_freq or data.checkpoint_freq
+    config.eval_strategy = "steps"
+    config.eval_steps = freq
+    config.logging_steps = freq
+    config.__post_init__()  # re-derive Trainer settings after the protocol's changes
+
+    eval_datasets = data.evaluation_datasets(evaluation_split_names(data, dg_args))
+    model = create_image_classifier(data.input_shape, data.num_classes, dg_args.backbone, dg_args.pretrained)
+    callback = ResultsJsonlCallback(
+        config.output_dir,
+        list(eval_datasets),
+        run_args={**dataclasses.asdict(dg_args), "algorithm": config.algorithm, "seed": config.seed},
+        hparams=run_hparams(config),
+        is_main_process=config.process_index == 0,
+    )
+    trainer = SeedCatTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_dataset,
+        eval_dataset=eval_datasets,
+        compute_metrics=accuracy,
+        callbacks=[callback],
+    )
+    resume = config.resume_from_checkpoint
+    if resume is None and os.path.isdir(config.output_dir):
+        resume = get_last_checkpoint(config.output_dir)
+        if resume:
+            logger.info("Resuming from %s", resume)
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model()
+    trainer.save_state()
+
+    records = read_results(config.output_dir)
+    return {
+        "environments": data.environments,
+        "test_envs": dg_args.test_envs,
+        "last": last_step(records),
+        "training_domain_validation": training_domain_validation(records, dg_args.test_envs),
+    }
+
+
+def evaluation_split_names(data: DomainDataset, dg_args: DomainGeneralizationArguments) -> list[str]:
+    names = []
+    for env in range(len(data.environments)):
+        if dg_args.eval_splits == "all" or env in dg_args.test_envs:
+            names.append(f"env{env}_in")
+        names.append(f"env{env}_out")
+    return names
+
+
+def run_hparams(config: SeedCatConfig) -> dict[str, Any]:
+    """The hyperparameters a sweep varies, recorded in every results line."""
+    return {
+        "lr": config.learning_rate,
+        "batch_size": config.per_device_train_batch_size,
+        "weight_decay": config.weight_decay,
+        "groups_per_domain": config.groups_per_domain,
+        "regroup_steps": config.regroup_steps,
+        "dro_eta": config.dro_eta,
+        "group_by": config.group_by,
+        "grouping": config.grouping,
+        "bf16": config.bf16,
+    }
+
+
+def accuracy_table(summary: dict[str, Any]) -> str:
+    """A Markdown table of per-environment accuracy at the last step and the selected step."""
+    envs = summary["environments"]
+    header = "| checkpoint | step | " + " | ".join(f"env{i} {name}" for i, name in enumerate(envs)) + " |"
+    lines = [header, "|" + " --- |" * (len(envs) + 2)]
+    for label, key in (("last step", "last"), ("training-domain validation", "training_domain_validation")):
+        record = summary[key]
+        cells = []
+        for i in range(len(envs)):
+            split = "in" if f"env{i}_in_acc" in record else "out"
+            mark = " (test)" if i in summary["test_envs"] else ""
+            cells.append(f"{record[f'env{i}_{split}_acc']:.4f}{mark}")
+        lines.append(f"| {label} | {record['step']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
