@@ -28,19 +28,20 @@ def per_sample_losses(
     """
     was_training = model.training
     model.eval()
-    losses = torch.full((num_samples,), float("nan"))
+    losses = torch.zeros(num_samples)
+    scored = torch.zeros(num_samples, dtype=torch.bool)
     try:
         for batch in batches:
             inputs, labels, extras = split_batch(batch)
-            index = extras[INDEX_COLUMN]
             logits = model(**inputs).logits
             loss = F.cross_entropy(logits.float(), labels, reduction="none")
-            losses[gather(index).cpu()] = gather(loss).float().cpu()
+            index = gather(extras[INDEX_COLUMN]).cpu()
+            losses[index] = gather(loss).float().cpu()
+            scored[index] = True
     finally:
         model.train(was_training)
-    missing = torch.isnan(losses).sum().item()
-    if missing:
-        raise RuntimeError(f"The regroup pass scored {num_samples - missing} of {num_samples} samples.")
+    if not scored.all():
+        raise RuntimeError(f"The regroup pass scored {int(scored.sum())} of {num_samples} samples.")
     return losses
 
 
