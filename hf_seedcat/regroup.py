@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -46,15 +47,21 @@ def per_sample_losses(
 
 
 class RegroupCallback(TrainerCallback):
-    """Calls ``regroup`` before the first step and then every ``regroup_steps`` optimizer steps."""
+    """Regroups before the first step (unless a checkpoint restored the groups) and every ``regroup_steps``.
 
-    def __init__(self, regroup: Callable[[int], None], regroup_steps: int) -> None:
-        self.regroup = regroup
-        self.regroup_steps = regroup_steps
+    The periodic regroup runs at the end of the step that completes a multiple of ``regroup_steps``:
+    after the optimizer step and before the next batch is fetched or a checkpoint is saved, so the next
+    batch is drawn from the new groups and a checkpoint at that step already holds them.
+    """
+
+    def __init__(self, trainer: Any) -> None:
+        self.trainer = trainer
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.regroup(state.global_step)
+        if self.trainer.group_ids is None:
+            self.trainer.regroup(state.global_step)
 
-    def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step > 0 and state.global_step % self.regroup_steps == 0:
-            self.regroup(state.global_step)
+    def on_step_end(self, args, state, control, **kwargs):
+        step = state.global_step
+        if step % args.regroup_steps == 0 and step < state.max_steps:
+            self.trainer.regroup(step)

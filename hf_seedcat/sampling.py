@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch.utils.data import Sampler
 
@@ -12,22 +13,29 @@ class GroupBalancedBatchSampler(Sampler[list[tuple[int, int]]]):
     """Yields batches of ``(sample_index, group_id)`` with exactly ``batch_size // num_groups`` per group.
 
     Samples are drawn with replacement inside each group, like DomainBed's infinite per-domain loaders,
-    so a small group is never exhausted. Each index travels with the group it was drawn for: a batch
-    drawn just before a regroup stays balanced under the grouping it was drawn from.
+    so a small group is never exhausted. Each index travels with the group it was drawn for.
 
-    ``len()`` is one pass's worth of samples (``num_samples // batch_size`` batches); the Trainer's
-    ``max_steps`` decides how many passes run. Every process draws the same sequence (same seed), so
-    sharding by batch across processes keeps every process's batch balanced.
+    Every batch is a pure function of ``(seed, epoch, batch number)`` and the installed grouping, so a
+    resumed run that skips the batches it has already trained on draws exactly what an uninterrupted
+    run draws; no generator state needs saving. With ``num_replicas`` processes every process draws the
+    same global batch (``num_replicas * batch_size // num_groups`` per group) and keeps its own slice
+    of every group's share: no process duplicates or drops another's share, and each process's batch is
+    balanced on its own. ``len()`` is one pass's worth of samples; the Trainer's ``max_steps`` decides
+    how many passes run.
     """
 
-    def __init__(self, num_samples: int, batch_size: int, seed: int) -> None:
+    def __init__(self, num_samples: int, batch_size: int, seed: int, num_replicas: int = 1, rank: int = 0) -> None:
         if num_samples < 1:
             raise ValueError("The training dataset is empty: there is nothing to sample.")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} is not in 0..{num_replicas - 1}.")
         self.num_samples = num_samples
         self.batch_size = batch_size
-        self.generator = torch.Generator().manual_seed(seed)
+        self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.epoch = 0
         self.members: list[torch.Tensor] = []
-        self.group_ids: torch.Tensor | None = None
 
     def set_groups(self, group_ids: torch.Tensor, num_groups: int, group_names: list[str] | None = None) -> None:
         """Install a new grouping; every group must have at least one sample and one slot in the batch."""
@@ -45,30 +53,35 @@ class GroupBalancedBatchSampler(Sampler[list[tuple[int, int]]]):
                 raise ValueError(f"Group {name} (id {group}) is empty: a batch cannot be drawn from it.")
         order = torch.argsort(group_ids, stable=True)
         self.members = list(torch.split(order, counts.tolist()))
-        self.group_ids = group_ids
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the Trainer at every epoch, so each pass draws fresh batches."""
+        self.epoch = epoch
 
     @property
     def per_group(self) -> int:
         return self.batch_size // len(self.members)
 
     def __len__(self) -> int:
-        return max(1, self.num_samples // self.batch_size)
+        return max(1, self.num_samples // (self.batch_size * self.num_replicas))
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        for _ in range(len(self)):
-            yield self.draw_batch()
+        for batch_number in range(len(self)):
+            yield self.draw_batch(batch_number)
 
-    def draw_batch(self) -> list[tuple[int, int]]:
+    def draw_batch(self, batch_number: int) -> list[tuple[int, int]]:
         if not self.members:
             raise RuntimeError("No grouping installed: call set_groups() before drawing batches.")
+        seed = np.random.SeedSequence([self.seed, self.epoch, batch_number]).generate_state(1)[0]
+        generator = torch.Generator().manual_seed(int(seed))
+        share = self.per_group
         batch: list[tuple[int, int]] = []
         for group, members in enumerate(self.members):
-            picks = members[torch.randint(len(members), (self.per_group,), generator=self.generator)]
+            draws = torch.randint(len(members), (share * self.num_replicas,), generator=generator)
+            picks = members[draws[self.rank * share : (self.rank + 1) * share]]
             batch.extend((int(i), group) for i in picks)
         return batch
 
     def state_dict(self) -> dict[str, object]:
-        return {"generator": self.generator.get_state().tolist()}
-
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
+        """What decides the draws besides the grouping and the batch position the Trainer tracks."""
+        return {"seed": self.seed, "epoch": self.epoch, "num_replicas": self.num_replicas, "scheme": "seedseq-v1"}

@@ -8,12 +8,15 @@ ERM and GroupDRO run through the same path, with the domains as their groups.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from transformers import Trainer
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .config import SeedCatConfig
 from .grouping import GroupingInputs, create_grouper
@@ -21,6 +24,7 @@ from .grouping.units import make_units
 from .indexed_dataset import IndexedDataset
 from .regroup import GROUP_COLUMN, INDEX_COLUMN, RegroupCallback, per_sample_losses
 from .sampling import GroupBalancedBatchSampler
+from .state import SeedCategoryState, check_process_copies_agree
 from .weighting import GroupWeights
 
 logger = logging.getLogger(__name__)
@@ -60,7 +64,8 @@ class SeedCatTrainer(Trainer):
         self._sampler: GroupBalancedBatchSampler | None = None
         self._group_loss_sum: torch.Tensor | None = None
         self._group_loss_steps = 0
-        self.add_callback(RegroupCallback(self.regroup, config.regroup_steps))
+        self._checkpoint_root: str | None = None
+        self.add_callback(RegroupCallback(self))
 
     # ---- data ---------------------------------------------------------------------------------
 
@@ -89,13 +94,24 @@ class SeedCatTrainer(Trainer):
             raise ValueError("The training dataset is empty.")
 
     def get_train_dataloader(self) -> DataLoader:
-        """A loader whose every batch holds ``batch_size // num_groups`` samples from each current group."""
+        """A loader whose every batch holds ``batch_size // num_groups`` samples from each current group.
+
+        It is not wrapped by Accelerate: the sampler shards by process itself, and a plain loader with
+        no workers fetches each batch only when the step needs it, so a batch drawn after a regroup
+        always uses the new groups (Accelerate's loader reads one batch ahead).
+        """
         self._check_training_dataset()
         dataset = IndexedDataset(self._remove_unused_columns(self.train_dataset, description="training"))
-        self._sampler = GroupBalancedBatchSampler(len(dataset), self._train_batch_size, seed=self.args.seed)
+        self._sampler = GroupBalancedBatchSampler(
+            len(dataset),
+            self._train_batch_size,
+            seed=self.args.seed,
+            num_replicas=self.args.world_size,
+            rank=self.args.process_index,
+        )
         if self.group_ids is not None:
             self._sampler.set_groups(self.group_ids, len(self.group_names), self.group_names)
-        loader = DataLoader(
+        return _EpochAwareDataLoader(
             dataset,
             batch_sampler=self._sampler,
             collate_fn=self.data_collator,
@@ -103,7 +119,6 @@ class SeedCatTrainer(Trainer):
             pin_memory=self.args.dataloader_pin_memory and torch.cuda.is_available(),
             persistent_workers=self.args.dataloader_persistent_workers and self.args.dataloader_num_workers > 0,
         )
-        return self.accelerator.prepare(loader)
 
     def _scoring_dataloader(self) -> DataLoader:
         """The training set, in order, without group sampling: what the regroup pass scores."""
@@ -239,6 +254,70 @@ class SeedCatTrainer(Trainer):
                 f"sample ids {ids}. Lower the learning rate or check these samples."
             )
 
+    # ---- checkpoints ----------------------------------------------------------------------------
+
+    def seed_category_state(self) -> SeedCategoryState:
+        """Everything needed to continue exactly: groups, q, the last regroup, the sampler's seed."""
+        return SeedCategoryState(
+            algorithm=self.args.algorithm,
+            grouping=self.args.grouping if self.args.algorithm == "seedcat" else "unit",
+            group_by=self.group_by,
+            groups_per_unit=self.grouper.groups_per_unit,
+            unit_names=list(self.unit_names),
+            group_names=list(self.group_names),
+            group_ids=[] if self.group_ids is None else self.group_ids.tolist(),
+            q=[] if self.weights is None else self.weights.q.tolist(),
+            eta=self.args.dro_eta,
+            last_regroup_step=self.last_regroup_step,
+            sampler={} if self._sampler is None else self._sampler.state_dict(),
+            num_samples=len(self.train_dataset),
+            dataset_fingerprint=getattr(self.train_dataset, "_fingerprint", None),
+        )
+
+    def _get_output_dir(self, trial: Any) -> str:
+        return self._checkpoint_root or super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model: torch.nn.Module, trial: Any) -> None:
+        """Save into a staging folder, add every process's seed-category state, then rename into place.
+
+        A run killed mid-save leaves no ``checkpoint-N`` folder at all, never a partial one.
+        """
+        run_dir = super()._get_output_dir(trial)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        self._checkpoint_root = os.path.join(run_dir, ".staging")
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._checkpoint_root = None
+        staged = os.path.join(run_dir, ".staging", name)
+        self.seed_category_state().save(staged, self.args.process_index)
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            final = os.path.join(run_dir, name)
+            if os.path.exists(final):
+                shutil.rmtree(final)
+            os.replace(staged, final)
+            self._rotate_checkpoints(use_mtime=False, output_dir=run_dir)
+        self.accelerator.wait_for_everyone()
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        self.restore_seed_categories(resume_from_checkpoint)
+
+    def restore_seed_categories(self, checkpoint: str) -> None:
+        """Load this process's copy of the state, after checking it fits this run and all copies agree."""
+        check_process_copies_agree(checkpoint)
+        saved = SeedCategoryState.load(checkpoint, self.args.process_index)
+        self._ensure_units()
+        saved.check_compatible(self.seed_category_state(), checkpoint)
+        self.group_ids = torch.tensor(saved.group_ids, dtype=torch.long)
+        self.group_names = saved.group_names
+        self.weights = GroupWeights(len(saved.group_names), saved.eta)
+        self.weights.load_state_dict({"q": saved.q, "eta": saved.eta})
+        self.last_regroup_step = saved.last_regroup_step
+        if self._sampler is not None:
+            self._sampler.set_groups(self.group_ids, len(self.group_names), self.group_names)
+
     # ---- logging ------------------------------------------------------------------------------
 
     def _record_group_losses(self, group_losses: torch.Tensor) -> None:
@@ -259,3 +338,10 @@ class SeedCatTrainer(Trainer):
             self._group_loss_sum = None
             self._group_loss_steps = 0
         super().log(logs, start_time)
+
+
+class _EpochAwareDataLoader(DataLoader):
+    """Forwards the Trainer's ``set_epoch`` to the group-balanced sampler."""
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batch_sampler.set_epoch(epoch)

@@ -38,15 +38,30 @@ def test_small_groups_are_drawn_with_replacement_and_seed_fixes_the_sequence():
     assert len(group0) > len(set(group0))  # 3 per batch from 2 samples: repeats
 
 
-def test_sampler_state_round_trip_continues_the_same_sequence():
+def test_batches_are_a_function_of_position_so_resume_can_skip():
     group_ids = torch.arange(40) % 4
     sampler = _sampler(group_ids, 4, batch_size=8)
-    sampler.draw_batch()
-    state = sampler.state_dict()
-    expected = sampler.draw_batch()
-    restored = _sampler(group_ids, 4, batch_size=8, seed=99)
-    restored.load_state_dict(state)
-    assert restored.draw_batch() == expected
+    sampler.set_epoch(2)
+    run = list(sampler)
+    again = _sampler(group_ids, 4, batch_size=8)
+    again.set_epoch(2)
+    assert again.draw_batch(3) == run[3]  # a resumed run drawing batch 3 directly gets the same batch
+    again.set_epoch(3)
+    assert again.draw_batch(3) != run[3]  # a new epoch draws afresh
+
+
+def test_processes_split_one_global_batch_without_overlap():
+    group_ids = torch.arange(400) % 4
+    single = _sampler(group_ids, 4, batch_size=16)
+    shards = []
+    for rank in range(2):
+        sampler = GroupBalancedBatchSampler(400, 8, seed=0, num_replicas=2, rank=rank)
+        sampler.set_groups(group_ids, 4)
+        shards.append(sampler.draw_batch(0))
+        assert torch.bincount(torch.tensor([g for _, g in shards[-1]]), minlength=4).tolist() == [2] * 4
+    # the two processes' slices together are what one process with the doubled batch draws
+    assert sorted(shards[0] + shards[1]) == sorted(single.draw_batch(0))
+    assert len(GroupBalancedBatchSampler(400, 8, seed=0, num_replicas=2)) == 400 // 16
 
 
 def test_bad_groupings_are_refused_with_a_sentence():
@@ -57,4 +72,4 @@ def test_bad_groupings_are_refused_with_a_sentence():
     with pytest.raises(ValueError, match="training dataset is empty"):
         GroupBalancedBatchSampler(0, 8, seed=0)
     with pytest.raises(RuntimeError, match="No grouping installed"):
-        GroupBalancedBatchSampler(4, 4, seed=0).draw_batch()
+        GroupBalancedBatchSampler(4, 4, seed=0).draw_batch(0)
