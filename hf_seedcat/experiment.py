@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from transformers import HfArgumentParser
+from transformers import HfArgumentParser, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
 from .config import SeedCatConfig
@@ -77,6 +77,7 @@ PROTOCOL_DEFAULTS = [
     "--save_steps", "1000",
     "--save_total_limit", "1",
     "--report_to", "none",
+    "--ddp_find_unused_parameters", "false",
 ]  # fmt: skip
 
 
@@ -105,9 +106,16 @@ def default_output_dir(argv: Sequence[str]) -> str:
 
 
 def run_experiment(
-    dg_args: DomainGeneralizationArguments, config: SeedCatConfig, batch_size_given: bool = True
+    dg_args: DomainGeneralizationArguments,
+    config: SeedCatConfig,
+    batch_size_given: bool = True,
+    callbacks: Sequence[TrainerCallback] = (),
 ) -> dict[str, Any]:
-    """Train, write ``results.jsonl`` every checkpoint_freq steps, and return the selected records."""
+    """Train, write ``results.jsonl`` every checkpoint_freq steps, and return the selected records.
+
+    Without an explicit batch size the global batch is DomainBed's, 64 per training environment,
+    split evenly over the processes.
+    """
     data = load_domain_dataset(
         dg_args.dataset,
         data_dir=dg_args.data_dir,
@@ -118,8 +126,13 @@ def run_experiment(
     )
     train_dataset = data.training_dataset(dg_args.test_envs)
     n_train_envs = len(data.environments) - len(dg_args.test_envs)
-    if not batch_size_given:  # DomainBed: 64 per training environment, concatenated.
-        config.per_device_train_batch_size = 64 * n_train_envs
+    if not batch_size_given:  # DomainBed: 64 per training environment in the global batch.
+        if (64 * n_train_envs) % config.world_size:
+            raise ValueError(
+                f"DomainBed's global batch of {64 * n_train_envs} does not split over {config.world_size} "
+                "processes; pass --per_device_train_batch_size."
+            )
+        config.per_device_train_batch_size = 64 * n_train_envs // config.world_size
     freq = dg_args.checkpoint_freq or data.checkpoint_freq
     config.eval_strategy = "steps"
     config.eval_steps = freq
@@ -141,13 +154,13 @@ def run_experiment(
         train_dataset=train_dataset,
         eval_dataset=eval_datasets,
         compute_metrics=accuracy,
-        callbacks=[callback],
+        callbacks=[callback, *callbacks],
     )
     resume = config.resume_from_checkpoint
     if resume is None and os.path.isdir(config.output_dir):
         resume = get_last_checkpoint(config.output_dir)
         if resume:
-            logger.info("Resuming from %s", resume)
+            logger.warning("Resuming from %s", resume)
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model()
     trainer.save_state()

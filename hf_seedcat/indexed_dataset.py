@@ -31,7 +31,22 @@ class IndexedDataset(Dataset):
 
     def _rows(self, indices: list[int]) -> list[dict[str, Any]]:
         # One columnar read for the whole batch: per-row reads from Arrow cost several times more.
-        if hasattr(self.dataset, "column_names"):
-            batch = self.dataset[indices]
-            return [{column: values[i] for column, values in batch.items()} for i in range(len(indices))]
-        return [self.dataset[i] for i in indices]
+        try:
+            if hasattr(self.dataset, "column_names"):
+                batch = self.dataset[indices]
+                return [{column: values[i] for column, values in batch.items()} for i in range(len(indices))]
+            return [self.dataset[i] for i in indices]
+        except Exception as error:
+            raise RuntimeError(f"{self._find_unreadable(indices, error)}: {type(error).__name__}: {error}") from error
+
+    def _find_unreadable(self, indices: list[int], error: Exception) -> str:
+        """Name the sample(s) that fail to load on their own, so a corrupt one can be found and fixed."""
+        bad = []
+        for index in dict.fromkeys(indices):  # a batch drawn with replacement may repeat a sample
+            try:
+                self.dataset[index]
+            except Exception:
+                bad.append(index)
+        if not bad:
+            return f"Reading samples {indices[:10]} failed as a batch"
+        return f"Sample(s) {bad[:10]} of the dataset could not be read"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,36 +15,50 @@ GROUP_COLUMN = "seedcat_group"
 
 
 @torch.no_grad()
-def per_sample_losses(
+def score_samples(
     model: torch.nn.Module,
     batches: Iterable[dict[str, torch.Tensor]],
     num_samples: int,
     gather: Callable[[torch.Tensor], torch.Tensor],
     split_batch: Callable[[dict], tuple[dict, torch.Tensor, dict]],
-) -> torch.Tensor:
-    """Cross-entropy of every sample under ``model`` in eval mode, in float32, placed by sample index.
+    with_features: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Cross-entropy (float32) and, if asked, penultimate features of every sample, placed by sample index.
 
-    ``split_batch`` separates model inputs, labels and the extra columns (sample index among them).
-    ``batches`` may be this process's shard; ``gather`` (e.g. ``accelerator.gather_for_metrics``)
-    collects every process's indices and losses so all processes return the same full vector.
+    The model runs in eval mode. ``split_batch`` separates model inputs, labels and the extra columns
+    (sample index among them). ``batches`` may be this process's shard; ``gather`` (e.g.
+    ``accelerator.gather_for_metrics``) collects every process's share so all return the same vectors.
+    Features need a model whose forward takes ``output_features`` (hf_seedcat's image models do).
     """
     was_training = model.training
     model.eval()
     losses = torch.zeros(num_samples)
+    features: torch.Tensor | None = None
     scored = torch.zeros(num_samples, dtype=torch.bool)
+    extra = {"output_features": True} if with_features else {}
     try:
         for batch in batches:
             inputs, labels, extras = split_batch(batch)
-            logits = model(**inputs).logits
-            loss = F.cross_entropy(logits.float(), labels, reduction="none")
+            outputs = model(**inputs, **extra)
+            loss = F.cross_entropy(outputs.logits.float(), labels, reduction="none")
             index = gather(extras[INDEX_COLUMN]).cpu()
             losses[index] = gather(loss).float().cpu()
+            if with_features:
+                batch_features = gather(outputs.features.float()).cpu()
+                if features is None:
+                    features = torch.zeros(num_samples, batch_features.shape[1])
+                features[index] = batch_features
             scored[index] = True
     finally:
         model.train(was_training)
     if not scored.all():
         raise RuntimeError(f"The regroup pass scored {int(scored.sum())} of {num_samples} samples.")
-    return losses
+    return losses, features
+
+
+def accepts_output_features(model: torch.nn.Module) -> bool:
+    model = getattr(model, "module", model)
+    return "output_features" in inspect.signature(model.forward).parameters
 
 
 class RegroupCallback(TrainerCallback):

@@ -16,13 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from transformers import Trainer
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from .config import SeedCatConfig
 from .grouping import GroupingInputs, create_grouper
 from .grouping.units import make_units
 from .indexed_dataset import IndexedDataset
-from .regroup import GROUP_COLUMN, INDEX_COLUMN, RegroupCallback, per_sample_losses
+from .regroup import GROUP_COLUMN, INDEX_COLUMN, RegroupCallback, accepts_output_features, score_samples
 from .sampling import GroupBalancedBatchSampler
 from .state import SeedCategoryState, check_process_copies_agree
 from .weighting import GroupWeights
@@ -45,6 +45,9 @@ class SeedCatTrainer(Trainer):
     args: SeedCatConfig
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        config = kwargs.get("args", args[1] if len(args) > 1 else None)
+        if isinstance(config, SeedCatConfig) and config.should_save:
+            check_writable(config.output_dir)  # now, not at the first checkpoint hours later
         super().__init__(*args, **kwargs)
         if not isinstance(self.args, SeedCatConfig):
             raise TypeError(f"SeedCatTrainer needs SeedCatConfig arguments, got {type(self.args).__name__}.")
@@ -168,16 +171,22 @@ class SeedCatTrainer(Trainer):
         self._ensure_units()
         if self.grouper.static and self.group_ids is not None:
             return
-        losses = None
-        if "losses" in self.grouper.requires:
-            losses = per_sample_losses(
-                self.model_wrapped if self.model_wrapped is not None else self.model,
-                self._scoring_batches(),
-                len(self.units),
-                self.accelerator.gather_for_metrics,
-                self._split_batch,
+        model = self.model_wrapped if self.model_wrapped is not None else self.model
+        with_features = "features" in self.grouper.requires
+        if with_features and not accepts_output_features(model):
+            raise ValueError(
+                f"grouping={self.args.grouping!r} clusters penultimate features, but "
+                f"{type(self.model).__name__}.forward has no output_features argument."
             )
-        inputs = GroupingInputs(units=self.units, num_units=len(self.unit_names), losses=losses)
+        losses, features = score_samples(
+            model,
+            self._scoring_batches(),
+            len(self.units),
+            self.accelerator.gather_for_metrics,
+            self._split_batch,
+            with_features=with_features,
+        )
+        inputs = GroupingInputs(units=self.units, num_units=len(self.unit_names), losses=losses, features=features)
         self.group_ids = self.grouper(inputs)
         k = self.grouper.groups_per_unit
         self.group_names = [f"{unit}:{j}" if k > 1 else unit for unit in self.unit_names for j in range(k)]
@@ -297,7 +306,14 @@ class SeedCatTrainer(Trainer):
             if os.path.exists(final):
                 shutil.rmtree(final)
             os.replace(staged, final)
-            self._rotate_checkpoints(use_mtime=False, output_dir=run_dir)
+            if not os.listdir(os.path.join(run_dir, ".staging")):
+                os.rmdir(os.path.join(run_dir, ".staging"))
+            rotate_checkpoints(
+                output_dir=run_dir,
+                save_total_limit=self.args.save_total_limit,
+                best_model_checkpoint=self.state.best_model_checkpoint,
+                use_mtime=False,
+            )
         self.accelerator.wait_for_everyone()
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
@@ -345,3 +361,17 @@ class _EpochAwareDataLoader(DataLoader):
 
     def set_epoch(self, epoch: int) -> None:
         self.batch_sampler.set_epoch(epoch)
+
+
+def check_writable(folder: str) -> None:
+    """Fail now, naming the folder, rather than at the first checkpoint hours later."""
+    probe = os.path.join(folder, f".seedcat_write_probe_{os.getpid()}")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(probe, "w") as handle:
+            handle.write("ok")
+        os.remove(probe)
+    except OSError as error:
+        raise OSError(
+            f"The output directory {folder!r} cannot be written ({error}); choose another --output_dir."
+        ) from error

@@ -99,9 +99,9 @@ def test_loss_groups_rank_the_current_losses(tmp_path, dataset):
     trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path, max_steps=3), train_dataset=dataset)
     trainer.train()
     trainer.regroup(trainer.state.global_step)
-    from hf_seedcat.regroup import per_sample_losses
+    from hf_seedcat.regroup import score_samples
 
-    losses = per_sample_losses(
+    losses, _ = score_samples(
         trainer.model, trainer._scoring_dataloader(), len(dataset), lambda t: t, trainer._split_batch
     )
     for unit in range(3):
@@ -209,3 +209,16 @@ def test_nan_loss_names_step_group_and_samples(tmp_path, dataset):
     trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path), train_dataset=poisoned)
     with pytest.raises(ValueError, match=r"NaN or infinite values \(sample ids \[40, 41"):
         trainer.train()
+
+
+@pytest.mark.parametrize("grouping", ["kmeans", "seed_set"])
+def test_feature_groupings_cluster_the_models_own_features(tmp_path, dataset, grouping):
+    trainer = RecordingTrainer(
+        model=_model(), args=_config(tmp_path, grouping=grouping, max_steps=4), train_dataset=dataset
+    )
+    trainer.train()
+    assert [step for step, _, _ in trainer.regroups] == [0, 3]
+    assert sorted(torch.bincount(trainer.group_ids, minlength=6).tolist())[0] > 0
+    for inputs in trainer.seen:
+        assert torch.bincount(inputs[GROUP_COLUMN], minlength=6).tolist() == [2] * 6
+        assert torch.equal(inputs[GROUP_COLUMN] // 2, inputs["domain"])

@@ -1,0 +1,57 @@
+"""Accuracy over training steps, one line per algorithm, with the regroup steps marked.
+
+    python bench/plot_curves.py --runs bench/results/ColoredMNIST_5000 --test_env 2 --output curves.png
+
+Reads ``<runs>/<algorithm>/results.jsonl``; draws the test environment's in-split accuracy (solid) and
+the mean out-split accuracy of the training environments (dashed), and marks every regroup step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from hf_seedcat.evaluation import read_results  # noqa: E402
+from hf_seedcat.evaluation.model_selection import train_envs_of  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", required=True, help="Folder holding one subfolder per algorithm.")
+    parser.add_argument("--test_env", type=int, default=2)
+    parser.add_argument("--regroup_steps", type=int, default=1000)
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args()
+
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    last_step = 0
+    for algorithm in sorted(os.listdir(args.runs)):
+        path = os.path.join(args.runs, algorithm, "results.jsonl")
+        if not os.path.exists(path):
+            continue
+        records = sorted(read_results(path), key=lambda record: record["step"])
+        steps = [record["step"] for record in records]
+        last_step = max(last_step, steps[-1])
+        test = [record[f"env{args.test_env}_in_acc"] for record in records]
+        envs = train_envs_of(records[0], [args.test_env])
+        val = [sum(record[f"env{e}_out_acc"] for e in envs) / len(envs) for record in records]
+        (line,) = axis.plot(steps, test, marker="o", markersize=3, label=f"{algorithm}: test env {args.test_env}")
+        axis.plot(steps, val, linestyle="--", color=line.get_color(), label=f"{algorithm}: train-env validation")
+    for step in range(args.regroup_steps, last_step + 1, args.regroup_steps):
+        axis.axvline(step, color="grey", linewidth=0.8, linestyle=":")
+    axis.set_xlabel("step (dotted lines: regroups)")
+    axis.set_ylabel("accuracy")
+    axis.set_ylim(0, 1)
+    axis.legend(fontsize=8, loc="center right")
+    figure.tight_layout()
+    figure.savefig(args.output, dpi=120)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
