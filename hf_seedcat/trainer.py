@@ -112,8 +112,7 @@ class SeedCatTrainer(Trainer):
             num_replicas=self.args.world_size,
             rank=self.args.process_index,
         )
-        if self.group_ids is not None:
-            self._sampler.set_groups(self.group_ids, len(self.group_names), self.group_names)
+        self._install_groups()
         return _EpochAwareDataLoader(
             dataset,
             batch_sampler=self._sampler,
@@ -122,6 +121,11 @@ class SeedCatTrainer(Trainer):
             pin_memory=self.args.dataloader_pin_memory and torch.cuda.is_available(),
             persistent_workers=self.args.dataloader_persistent_workers and self.args.dataloader_num_workers > 0,
         )
+
+    def _install_groups(self) -> None:
+        """Hand the current grouping to the sampler (once both exist)."""
+        if self._sampler is not None and self.group_ids is not None:
+            self._sampler.set_groups(self.group_ids, len(self.group_names), self.group_names)
 
     def _scoring_dataloader(self) -> DataLoader:
         """The training set, in order, without group sampling: what the regroup pass scores."""
@@ -190,8 +194,7 @@ class SeedCatTrainer(Trainer):
         self.group_ids = self.grouper(inputs)
         k = self.grouper.groups_per_unit
         self.group_names = [f"{unit}:{j}" if k > 1 else unit for unit in self.unit_names for j in range(k)]
-        if self._sampler is not None:
-            self._sampler.set_groups(self.group_ids, len(self.group_names), self.group_names)
+        self._install_groups()
         if self.weights is None:
             self.weights = GroupWeights(len(self.group_names), self.args.dro_eta)
         else:
@@ -331,8 +334,7 @@ class SeedCatTrainer(Trainer):
         self.weights = GroupWeights(len(saved.group_names), saved.eta)
         self.weights.load_state_dict({"q": saved.q, "eta": saved.eta})
         self.last_regroup_step = saved.last_regroup_step
-        if self._sampler is not None:
-            self._sampler.set_groups(self.group_ids, len(self.group_names), self.group_names)
+        self._install_groups()
 
     # ---- logging ------------------------------------------------------------------------------
 
