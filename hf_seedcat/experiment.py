@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from transformers import HfArgumentParser, TrainerCallback
+from transformers import HfArgumentParser, TrainerCallback, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from .config import SeedCatConfig
@@ -140,6 +140,7 @@ def run_experiment(
     config.__post_init__()  # re-derive Trainer settings after the protocol's changes
 
     eval_datasets = data.evaluation_datasets(evaluation_split_names(data, dg_args))
+    set_seed(config.seed)  # the initial weights too must follow --seed, as in DomainBed
     model = create_image_classifier(data.input_shape, data.num_classes, dg_args.backbone, dg_args.pretrained)
     callback = ResultsJsonlCallback(
         config.output_dir,
