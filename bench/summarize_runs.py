@@ -13,6 +13,7 @@ import argparse
 import os
 
 from hf_seedcat.evaluation import last_step, read_results, training_domain_validation
+from hf_seedcat.evaluation.model_selection import environments_of
 
 
 def main() -> None:
@@ -28,7 +29,7 @@ def main() -> None:
         if not os.path.exists(path):
             continue
         records = read_results(path)
-        envs = sorted({int(key[3:].split("_")[0]) for key in records[0] if key.startswith("env")})
+        envs = environments_of(records[0])
         for label, record in (
             ("last step (oracle)", last_step(records)),
             ("training-domain validation", training_domain_validation(records, args.test_envs)),

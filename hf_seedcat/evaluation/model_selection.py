@@ -6,9 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def environments_of(record: dict[str, Any]) -> list[int]:
+    """The environment indices a results record holds accuracies for (``env{i}_{in,out}_acc``)."""
+    return sorted({int(key[3:].split("_")[0]) for key in record if key.startswith("env") and key.endswith("_acc")})
+
+
 def train_envs_of(record: dict[str, Any], test_envs: Sequence[int]) -> list[int]:
-    envs = sorted({int(key[3:].split("_")[0]) for key in record if key.startswith("env") and key.endswith("_acc")})
-    return [env for env in envs if env not in test_envs]
+    return [env for env in environments_of(record) if env not in test_envs]
 
 
 def training_domain_validation(records: Sequence[dict[str, Any]], test_envs: Sequence[int]) -> dict[str, Any]:
