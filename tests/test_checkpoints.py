@@ -72,7 +72,15 @@ def test_kill_after_checkpoint_and_resume_equals_uninterrupted_run(tmp_path, mni
 
 @pytest.mark.slow
 def test_two_processes_hold_identical_groups_and_q(tmp_path, mnist_digits):
-    command = ["torchrun", "--nproc_per_node", "2", str(ROOT / "scripts" / "run_dg.py")]
+    # torchrun, run from this interpreter so it works without the venv on PATH
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        str(ROOT / "scripts" / "run_dg.py"),
+    ]
     command += ["--dataset", "ColoredMNIST", "--algorithm", "seedcat", "--test_envs", "2", "--max_steps", "12"]
     command += ["--regroup_steps", "5", "--save_steps", "12", "--max_digits", "2000", "--checkpoint_freq", "6"]
     command += ["--use_cpu", "--disable_tqdm", "true", "--output_dir", str(tmp_path)]
