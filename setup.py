@@ -12,6 +12,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["hf_seedcat", "hf_seedcat.*"]),
+    package_data={"hf_seedcat": ["evaluation/group_accuracy/*.py"]},  # the local evaluate module
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.4",

@@ -1,15 +1,15 @@
 """Accuracy over training steps, one line per algorithm, with the regroup steps marked.
 
-    python bench/plot_curves.py --runs bench/results/ColoredMNIST_5000 --test_env 2 --output curves.png
+    python bench/plot_curves.py --runs bench/results/ColoredMNIST/*_test2_trial0_hp0 --test_env 2 --output curves.png
 
-Reads ``<runs>/<algorithm>/results.jsonl``; draws the test environment's in-split accuracy (solid) and
-the mean out-split accuracy of the training environments (dashed), and marks every regroup step.
+Reads each run folder's ``results.jsonl`` (labelled by its algorithm and trial); draws the test
+environment's in-split accuracy (solid) and the mean out-split accuracy of the training environments
+(dashed), and marks every regroup step.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 
 import matplotlib
 
@@ -22,7 +22,7 @@ from hf_seedcat.evaluation.model_selection import train_envs_of  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", required=True, help="Folder holding one subfolder per algorithm.")
+    parser.add_argument("--runs", nargs="+", required=True, help="Run folders (each with a results.jsonl).")
     parser.add_argument("--test_env", type=int, default=2)
     parser.add_argument("--regroup_steps", type=int, default=1000)
     parser.add_argument("--output", required=True)
@@ -30,11 +30,9 @@ def main() -> None:
 
     figure, axis = plt.subplots(figsize=(8, 4.5))
     last_step = 0
-    for algorithm in sorted(os.listdir(args.runs)):
-        path = os.path.join(args.runs, algorithm, "results.jsonl")
-        if not os.path.exists(path):
-            continue
-        records = sorted(read_results(path), key=lambda record: record["step"])
+    for folder in sorted(args.runs):
+        records = sorted(read_results(folder), key=lambda record: record["step"])
+        algorithm = f"{records[0]['args']['algorithm']} (trial {records[0]['args']['trial_seed']})"
         steps = [record["step"] for record in records]
         last_step = max(last_step, steps[-1])
         test = [record[f"env{args.test_env}_in_acc"] for record in records]

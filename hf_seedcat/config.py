@@ -10,6 +10,7 @@ from .grouping import GROUPERS
 
 ALGORITHMS = ("seedcat", "groupdro", "erm")
 GROUP_BY = ("domain", "class", "domain_class")
+REGROUP_SOURCES = ("pass", "memory")
 
 
 @dataclass
@@ -70,6 +71,19 @@ class SeedCatConfig(TrainingArguments):
         default=0.01,
         metadata={"help": "Step size eta of the group-weight update q_g <- q_g * exp(eta * loss_g)."},
     )
+    regroup_source: str = field(
+        default="pass",
+        metadata={
+            "help": "Where a regroup reads per-sample losses (and features): 'pass' scores the whole training "
+            "set with the current model (the paper); 'memory' uses a moving average of the values training "
+            "steps computed since the last regroup and scores only the samples not seen since.",
+            "choices": list(REGROUP_SOURCES),
+        },
+    )
+    memory_decay: float = field(
+        default=0.5,
+        metadata={"help": "With regroup_source=memory: weight of the old value when a sample is seen again."},
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -85,5 +99,9 @@ class SeedCatConfig(TrainingArguments):
             raise ValueError(f"regroup_steps must be a positive number of steps, got {self.regroup_steps}.")
         if not self.dro_eta > 0:
             raise ValueError(f"dro_eta must be positive, got {self.dro_eta}.")
+        if self.regroup_source not in REGROUP_SOURCES:
+            raise ValueError(f"regroup_source must be one of {REGROUP_SOURCES}, got {self.regroup_source!r}.")
+        if not 0.0 <= self.memory_decay < 1.0:
+            raise ValueError(f"memory_decay must be in [0, 1), got {self.memory_decay}.")
         if not self.domain_column:
             raise ValueError("domain_column must name a dataset column, got an empty string.")

@@ -10,12 +10,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from transformers import HfArgumentParser, TrainerCallback, set_seed
+from transformers import HfArgumentParser, TrainerCallback, TrainerState, set_seed
+from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import get_last_checkpoint
 
 from .config import SeedCatConfig
 from .data_scripts import DATASETS, DomainDataset, load_domain_dataset
-from .evaluation import ResultsJsonlCallback, accuracy, last_step, read_results, training_domain_validation
+from .evaluation import (
+    DONE_FILE,
+    DomainAccuracy,
+    ResultsJsonlCallback,
+    last_step,
+    read_results,
+    training_domain_validation,
+)
 from .models import create_image_classifier
 from .trainer import SeedCatTrainer
 
@@ -36,6 +44,9 @@ class DomainGeneralizationArguments:
         default_factory=lambda: [2], metadata={"help": "Indices of the held-out test environments."}
     )
     trial_seed: int = field(default=0, metadata={"help": "Seed of the in/out splits (DomainBed's trial_seed)."})
+    hparams_seed: int = field(
+        default=0, metadata={"help": "Which hyperparameter sample of a sweep this run is (recorded for selection)."}
+    )
     holdout_fraction: float = field(default=0.2, metadata={"help": "Fraction of each environment held out."})
     backbone: str | None = field(
         default=None,
@@ -145,7 +156,12 @@ def run_experiment(
     callback = ResultsJsonlCallback(
         config.output_dir,
         list(eval_datasets),
-        run_args={**dataclasses.asdict(dg_args), "algorithm": config.algorithm, "seed": config.seed},
+        run_args={
+            **dataclasses.asdict(dg_args),
+            "algorithm": config.algorithm,
+            "seed": config.seed,
+            "environments": data.environments,
+        },
         hparams=run_hparams(config),
         is_main_process=config.process_index == 0,
     )
@@ -154,7 +170,7 @@ def run_experiment(
         args=config,
         train_dataset=train_dataset,
         eval_dataset=eval_datasets,
-        compute_metrics=accuracy,
+        compute_metrics=DomainAccuracy(data.environments),
         callbacks=[callback, *callbacks],
     )
     resume = config.resume_from_checkpoint
@@ -162,9 +178,18 @@ def run_experiment(
         resume = get_last_checkpoint(config.output_dir)
         if resume:
             logger.warning("Resuming from %s", resume)
-    trainer.train(resume_from_checkpoint=resume)
+    resumed_state = TrainerState.load_from_json(os.path.join(resume, TRAINER_STATE_NAME)) if resume else None
+    if resumed_state is not None and resumed_state.global_step >= config.max_steps:
+        # Trainer would take one more step from a checkpoint at max_steps; the run is already trained.
+        logger.warning("%s is at max_steps: not training again, only finishing the save.", resume)
+        trainer._load_from_checkpoint(resume)
+        trainer.state = resumed_state
+    else:
+        trainer.train(resume_from_checkpoint=resume)
     trainer.save_model()
     trainer.save_state()
+    if config.process_index == 0:  # last of all: a sweep counts the run finished only now
+        open(os.path.join(config.output_dir, DONE_FILE), "w").close()
 
     records = read_results(config.output_dir)
     return {

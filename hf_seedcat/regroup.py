@@ -22,6 +22,7 @@ def score_samples(
     gather: Callable[[torch.Tensor], torch.Tensor],
     split_batch: Callable[[dict], tuple[dict, torch.Tensor, dict]],
     with_features: bool = False,
+    expected: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Cross-entropy (float32) and, if asked, penultimate features of every sample, placed by sample index.
 
@@ -29,6 +30,7 @@ def score_samples(
     (sample index among them). ``batches`` may be this process's shard; ``gather`` (e.g.
     ``accelerator.gather_for_metrics``) collects every process's share so all return the same vectors.
     Features need a model whose forward takes ``output_features`` (hf_seedcat's image models do).
+    ``expected`` lists the sample indices the batches cover when they are a subset (default: all).
     """
     was_training = model.training
     model.eval()
@@ -51,8 +53,9 @@ def score_samples(
             scored[index] = True
     finally:
         model.train(was_training)
-    if not scored.all():
-        raise RuntimeError(f"The regroup pass scored {int(scored.sum())} of {num_samples} samples.")
+    wanted = scored if expected is None else scored[expected]
+    if not wanted.all():
+        raise RuntimeError(f"The regroup pass scored {int(wanted.sum())} of {len(wanted)} samples.")
     return losses, features
 
 

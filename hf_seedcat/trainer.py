@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
@@ -22,6 +22,7 @@ from .config import SeedCatConfig
 from .grouping import GroupingInputs, create_grouper
 from .grouping.units import make_units
 from .indexed_dataset import IndexedDataset
+from .memory import TrainingLossMemory
 from .regroup import GROUP_COLUMN, INDEX_COLUMN, RegroupCallback, accepts_output_features, score_samples
 from .sampling import GroupBalancedBatchSampler
 from .state import SeedCategoryState, check_process_copies_agree
@@ -68,6 +69,9 @@ class SeedCatTrainer(Trainer):
         self._group_loss_sum: torch.Tensor | None = None
         self._group_loss_steps = 0
         self._checkpoint_root: str | None = None
+        # regroup_source=memory: per-sample training losses (and features), read at regroup time.
+        self.memory: TrainingLossMemory | None = None
+        self.rescored_at_last_regroup: int | None = None
         self.add_callback(RegroupCallback(self))
 
     # ---- data ---------------------------------------------------------------------------------
@@ -127,9 +131,11 @@ class SeedCatTrainer(Trainer):
         if self._sampler is not None and self.group_ids is not None:
             self._sampler.set_groups(self.group_ids, len(self.group_names), self.group_names)
 
-    def _scoring_dataloader(self) -> DataLoader:
-        """The training set, in order, without group sampling: what the regroup pass scores."""
+    def _scoring_dataloader(self, indices: torch.Tensor | None = None) -> DataLoader:
+        """The training set (or the samples ``indices``), in order, without group sampling: what a regroup scores."""
         dataset = IndexedDataset(self._remove_unused_columns(self.train_dataset, description="regroup"))
+        if indices is not None:
+            dataset = Subset(dataset, indices.tolist())
         loader = DataLoader(
             dataset,
             batch_size=self.args.eval_batch_size,
@@ -182,14 +188,10 @@ class SeedCatTrainer(Trainer):
                 f"grouping={self.args.grouping!r} clusters penultimate features, but "
                 f"{type(self.model).__name__}.forward has no output_features argument."
             )
-        losses, features = score_samples(
-            model,
-            self._scoring_batches(),
-            len(self.units),
-            self.accelerator.gather_for_metrics,
-            self._split_batch,
-            with_features=with_features,
-        )
+        if self._remembers:
+            losses, features = self._values_from_memory(model, step, with_features)
+        else:
+            losses, features = self._score(model, with_features)
         inputs = GroupingInputs(units=self.units, num_units=len(self.unit_names), losses=losses, features=features)
         self.group_ids = self.grouper(inputs)
         k = self.grouper.groups_per_unit
@@ -205,10 +207,51 @@ class SeedCatTrainer(Trainer):
         sizes = torch.bincount(self.group_ids, minlength=len(self.group_names)).tolist()
         logger.info("Regrouped at step %d: %s", step, dict(zip(self.group_names, sizes, strict=True)))
 
-    def _scoring_batches(self):
+    def _score(
+        self, model: torch.nn.Module, with_features: bool, indices: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The regroup pass: every training sample (or those in ``indices``) scored by the current model."""
+        return score_samples(
+            model,
+            self._scoring_batches(indices),
+            len(self.units),
+            self.accelerator.gather_for_metrics,
+            self._split_batch,
+            with_features=with_features,
+            expected=indices,
+        )
+
+    def _values_from_memory(
+        self, model: torch.nn.Module, step: int, with_features: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Remembered training values; the samples unseen since the last regroup are scored now."""
+        memory = self._ensure_memory()
+        memory.synchronize(self.accelerator.gather, self.accelerator.num_processes)
+        stale = (~memory.seen_after(self.last_regroup_step)).nonzero().squeeze(1)
+        if len(stale):
+            losses, features = self._score(model, with_features, stale)
+            memory.record(stale, losses[stale], step, None if features is None else features[stale], replace=True)
+        self.rescored_at_last_regroup = len(stale)
+        logger.info(
+            "Regroup at step %d from memory: %d of %d samples scored afresh.", step, len(stale), len(memory.losses)
+        )
+        return memory.losses.clone(), None if memory.features is None else memory.features.clone()
+
+    def _ensure_memory(self) -> TrainingLossMemory:
+        if self.memory is None:
+            self._ensure_units()
+            self.memory = TrainingLossMemory(len(self.units), self.args.memory_decay)
+        return self.memory
+
+    @property
+    def _remembers(self) -> bool:
+        """Whether training steps must record per-sample values (a dynamic grouping read from memory)."""
+        return self.args.regroup_source == "memory" and not self.grouper.static
+
+    def _scoring_batches(self, indices: torch.Tensor | None = None):
         # The run's mixed precision (bf16 halves the pass on CPUs with AVX512-BF16); losses stay float32.
         with self.accelerator.autocast():
-            yield from self._scoring_dataloader()
+            yield from self._scoring_dataloader(indices)
 
     @property
     def group_sizes(self) -> list[int]:
@@ -228,7 +271,9 @@ class SeedCatTrainer(Trainer):
         Evaluation (the model in eval mode, or a batch without group ids) uses the plain mean.
         """
         model_inputs, labels, extras = self._split_batch(inputs)
-        outputs = model(**model_inputs)
+        remember = model.training and self._remembers and INDEX_COLUMN in extras
+        with_features = remember and "features" in self.grouper.requires
+        outputs = model(**model_inputs, **({"output_features": True} if with_features else {}))
         per_sample = F.cross_entropy(outputs.logits.float(), labels, reduction="none")
         groups = extras.get(GROUP_COLUMN)
         if not model.training or groups is None or (groups < 0).any():
@@ -236,7 +281,25 @@ class SeedCatTrainer(Trainer):
         else:
             self._check_finite(per_sample, groups, extras.get(INDEX_COLUMN))
             loss = self._group_objective(per_sample, groups)
+        if remember:
+            features = outputs.features if with_features else None
+            step = self.state.global_step + 1  # the step this batch completes
+            self._ensure_memory().record(extras[INDEX_COLUMN], per_sample, step, features)
         return (loss, outputs) if return_outputs else loss
+
+    def prediction_step(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        prediction_loss_only: bool,
+        ignore_keys: list[str] | None = None,
+    ):
+        """Trainer's step, with each sample's domain returned beside its label for per-domain metrics."""
+        domains = inputs.get(self.args.domain_column)
+        loss, logits, labels = super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+        if domains is not None and labels is not None:
+            labels = (labels, domains)
+        return loss, logits, labels
 
     def _group_objective(self, per_sample: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
         num_groups = self.weights.num_groups
@@ -303,6 +366,8 @@ class SeedCatTrainer(Trainer):
             self._checkpoint_root = None
         staged = os.path.join(run_dir, ".staging", name)
         self.seed_category_state().save(staged, self.args.process_index)
+        if self.memory is not None:
+            self.memory.save(staged, self.args.process_index)
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
             final = os.path.join(run_dir, name)
@@ -334,6 +399,8 @@ class SeedCatTrainer(Trainer):
         self.weights = GroupWeights(len(saved.group_names), saved.eta)
         self.weights.load_state_dict({"q": saved.q, "eta": saved.eta})
         self.last_regroup_step = saved.last_regroup_step
+        if self._remembers:
+            self._ensure_memory().load(checkpoint, self.args.process_index)
         self._install_groups()
 
     # ---- logging ------------------------------------------------------------------------------

@@ -1,0 +1,66 @@
+"""The local evaluate module: overall, per-domain, worst-domain and per-group accuracy, and its Trainer use."""
+
+from __future__ import annotations
+
+import evaluate
+import numpy as np
+import pytest
+import torch
+from conftest import make_domain_dataset
+from transformers import EvalPrediction
+
+from hf_seedcat import SeedCatConfig, SeedCatTrainer
+from hf_seedcat.evaluation import GROUP_ACCURACY, DomainAccuracy
+from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
+
+
+def test_evaluate_load_of_the_shipped_module_reports_every_domain_and_the_worst():
+    metric = evaluate.load(GROUP_ACCURACY)
+    result = metric.compute(
+        predictions=[0, 1, 1, 0, 1, 1],
+        references=[0, 1, 0, 0, 0, 1],
+        domains=[0, 0, 1, 1, 2, 2],
+        groups=["a", "a", "a", "b", "b", "b"],
+        domain_names=["x", "y", "z"],
+    )
+    assert result == pytest.approx(
+        {
+            "accuracy": 4 / 6,
+            "accuracy_x": 1.0,
+            "accuracy_y": 0.5,
+            "accuracy_z": 0.5,
+            "worst_domain_accuracy": 0.5,
+            "accuracy_group_a": 2 / 3,
+            "accuracy_group_b": 2 / 3,
+            "worst_group_accuracy": 2 / 3,
+        }
+    )
+    with pytest.raises(ValueError, match="2 domains for 3 predictions"):
+        metric.compute(predictions=[0, 1, 1], references=[0, 1, 1], domains=[0, 1])
+
+
+def test_compute_metrics_reads_domains_beside_the_labels():
+    logits = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    metrics = DomainAccuracy(["a", "b"])(EvalPrediction(logits, (np.array([0, 1, 0]), np.array([0, 0, 1]))))
+    assert metrics == {"acc": 2 / 3, "worst_domain_acc": 0.0, "acc_a": 1.0, "acc_b": 0.0}
+    assert DomainAccuracy()(EvalPrediction(logits, np.array([0, 1, 0]))) == {"acc": 2 / 3}
+
+
+def test_trainer_evaluation_reports_per_domain_accuracy(tmp_path):
+    data = make_domain_dataset({"a": 40, "b": 24})
+    torch.manual_seed(0)
+    model = MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2))
+    args = SeedCatConfig(
+        output_dir=str(tmp_path), per_device_eval_batch_size=16, report_to="none", use_cpu=True, disable_tqdm=True
+    )
+    trainer = SeedCatTrainer(
+        model=model, args=args, train_dataset=data, eval_dataset=data, compute_metrics=DomainAccuracy(["a", "b"])
+    )
+    metrics = trainer.evaluate()
+    predictions = trainer.predict(data).predictions.argmax(-1)
+    correct = predictions == np.asarray(data["labels"])
+    domain = np.asarray(data["domain"])
+    assert metrics["eval_acc"] == pytest.approx(correct.mean())
+    assert metrics["eval_acc_a"] == pytest.approx(correct[domain == 0].mean())
+    assert metrics["eval_acc_b"] == pytest.approx(correct[domain == 1].mean())
+    assert metrics["eval_worst_domain_acc"] == min(metrics["eval_acc_a"], metrics["eval_acc_b"])
