@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from typing import Any
 
 import torch
@@ -72,6 +73,7 @@ class SeedCatTrainer(Trainer):
         # regroup_source=memory: per-sample training losses (and features), read at regroup time.
         self.memory: TrainingLossMemory | None = None
         self.rescored_at_last_regroup: int | None = None
+        self.regroup_seconds = 0.0  # wall time spent regrouping in this process, logged as regroup_seconds
         self.add_callback(RegroupCallback(self))
 
     # ---- data ---------------------------------------------------------------------------------
@@ -181,6 +183,7 @@ class SeedCatTrainer(Trainer):
         self._ensure_units()
         if self.grouper.static and self.group_ids is not None:
             return
+        start = time.perf_counter()
         model = self.model_wrapped if self.model_wrapped is not None else self.model
         with_features = "features" in self.grouper.requires
         if with_features and not accepts_output_features(model):
@@ -204,6 +207,7 @@ class SeedCatTrainer(Trainer):
         self._group_loss_sum = None
         self._group_loss_steps = 0
         self.last_regroup_step = step
+        self.regroup_seconds += time.perf_counter() - start
         sizes = torch.bincount(self.group_ids, minlength=len(self.group_names)).tolist()
         logger.info("Regrouped at step %d: %s", step, dict(zip(self.group_names, sizes, strict=True)))
 
@@ -422,6 +426,10 @@ class SeedCatTrainer(Trainer):
                 logs[f"group_size/{name}"] = sizes[g]
             self._group_loss_sum = None
             self._group_loss_steps = 0
+            if not self.grouper.static:
+                logs["regroup_seconds"] = round(self.regroup_seconds, 3)
+            if self.rescored_at_last_regroup is not None:
+                logs["regroup_rescored"] = self.rescored_at_last_regroup
         super().log(logs, start_time)
 
 
