@@ -71,7 +71,8 @@ def test_kill_after_checkpoint_and_resume_equals_uninterrupted_run(tmp_path, mni
 
 
 @pytest.mark.slow
-def test_two_processes_hold_identical_groups_and_q(tmp_path, mnist_digits):
+@pytest.mark.parametrize("source", ["pass", "memory"])
+def test_two_processes_hold_identical_groups_and_q(tmp_path, mnist_digits, source):
     # torchrun, run from this interpreter so it works without the venv on PATH
     command = [
         sys.executable,
@@ -83,7 +84,7 @@ def test_two_processes_hold_identical_groups_and_q(tmp_path, mnist_digits):
     ]
     command += ["--dataset", "ColoredMNIST", "--algorithm", "seedcat", "--test_envs", "2", "--max_steps", "12"]
     command += ["--regroup_steps", "5", "--save_steps", "12", "--max_digits", "2000", "--checkpoint_freq", "6"]
-    command += ["--use_cpu", "--disable_tqdm", "true", "--output_dir", str(tmp_path)]
+    command += ["--use_cpu", "--disable_tqdm", "true", "--output_dir", str(tmp_path), "--regroup_source", source]
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"}
     )
@@ -95,6 +96,8 @@ def test_two_processes_hold_identical_groups_and_q(tmp_path, mnist_digits):
     # DomainBed's global batch (64 per training environment) split over the two processes
     (line,) = [json.loads(line) for line in open(tmp_path / "results.jsonl") if '"step": 12' in line]
     assert line["hparams"]["batch_size"] == 64
+    if source == "memory":  # each process remembers its own batches; the regroup merged them first
+        assert all((tmp_path / "checkpoint-12" / f"seedcat_memory_{i}.safetensors").exists() for i in range(2))
 
 
 def _trained_checkpoint(tmp_path, dataset, **overrides):
