@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hf_seedcat.hparams import default_hparams, hparams_to_flags, sample_hparams
-from hf_seedcat.sweep import make_jobs, sets_of_test_envs, write_commands
+from hf_seedcat.sweep import Job, launch, make_jobs, sets_of_test_envs, write_commands
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,3 +94,28 @@ def test_a_sweep_skips_finished_runs_and_redoes_unfinished_ones(tmp_path, mnist_
     assert steps == [1, 2] and (seedcat / "done").exists()
     record = json.loads(open(seedcat / "results.jsonl").readline())
     assert record["args"]["hparams_seed"] == 0 and record["args"]["environments"] == ["+90%", "+80%", "-90%"]
+
+
+def _job(folder: Path, code: str) -> Job:
+    """A job whose 'training' is a line of Python run in its folder's parent."""
+    return Job("Toy", "erm", (0,), 0, 0, str(folder), (sys.executable, "-c", code))
+
+
+def test_the_parallel_launcher_runs_unfinished_jobs_and_reports_failures(tmp_path):
+    finish = "import pathlib; pathlib.Path('{}', 'done').touch()"
+    ok_a, ok_b, broken, finished = (tmp_path / name for name in ("a", "b", "broken", "finished"))
+    finished.mkdir()
+    (finished / "done").touch()
+    jobs = [
+        _job(ok_a, finish.format(ok_a)),
+        _job(ok_b, finish.format(ok_b)),
+        _job(broken, "raise SystemExit(3)"),
+        _job(finished, "raise SystemExit('must not run')"),
+    ]
+    outcome = launch(jobs, "parallel", n_workers=2)
+    assert [job.output_dir for job in outcome["ran"]] == [str(ok_a), str(ok_b)]
+    assert [job.output_dir for job in outcome["failed"]] == [str(broken)]
+    assert [job.output_dir for job in outcome["skipped"]] == [str(finished)]
+    assert (broken / "log.txt").exists()  # each run's output goes to its folder
+    with pytest.raises(ValueError, match="Unknown launcher 'slurm'"):
+        launch(jobs, "slurm")
