@@ -1,0 +1,36 @@
+"""Seeing pattern imbalance (the paper's section 3.2): activation paths, cluster consistency, t-SNE figures."""
+
+from .callback import PatternImbalanceCallback
+from .consistency import (
+    PAPER_TABLE1,
+    cct_markdown,
+    cluster_consistency,
+    cluster_consistency_table,
+    expected_random_consistency,
+    kmeans_labels,
+)
+from .figures import pattern_figures, tsne_figure
+from .loading import load_classifier
+from .report import analyze_patterns, sample_per_class
+from .stages import StageNotFoundError, find_stages, strongest_channel
+from .views import PatternViews, collect_views
+
+__all__ = [
+    "PAPER_TABLE1",
+    "PatternImbalanceCallback",
+    "PatternViews",
+    "StageNotFoundError",
+    "analyze_patterns",
+    "cct_markdown",
+    "cluster_consistency",
+    "cluster_consistency_table",
+    "collect_views",
+    "expected_random_consistency",
+    "find_stages",
+    "kmeans_labels",
+    "load_classifier",
+    "pattern_figures",
+    "sample_per_class",
+    "strongest_channel",
+    "tsne_figure",
+]

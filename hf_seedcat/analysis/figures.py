@@ -1,0 +1,83 @@
+"""t-SNE pictures of the paper's Figure 1: representations (a) and activation paths (b), coloured by loss."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+from sklearn.manifold import TSNE  # noqa: E402
+
+from .views import PatternViews  # noqa: E402
+
+MARKERS = "o^sDvP*X<>"
+
+
+def tsne_figure(
+    points: np.ndarray, losses: np.ndarray, labels: np.ndarray, path: str, title: str, seed: int = 0
+) -> str:
+    """Embed ``points`` in 2-d with t-SNE and save a scatter coloured by loss (log scale), one marker per class."""
+    points = np.asarray(points, dtype=np.float32).reshape(len(points), -1)
+    perplexity = min(30.0, max(2.0, (len(points) - 1) / 3))
+    embedded = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
+    losses = np.asarray(losses, dtype=np.float64)
+    floor = max(float(np.percentile(losses, 1)), 1e-6)
+    norm = LogNorm(vmin=floor, vmax=max(float(losses.max()), floor * 10))
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=120)
+    scatter = None
+    for i, c in enumerate(np.unique(labels)):
+        mask = labels == c
+        scatter = ax.scatter(
+            *embedded[mask].T,
+            c=np.clip(losses[mask], floor, None),
+            norm=norm,
+            cmap="viridis",
+            s=6,
+            marker=MARKERS[i % len(MARKERS)],
+            label=f"class {c}",
+            linewidths=0,
+        )
+    fig.colorbar(scatter, ax=ax, label="cross-entropy loss (log scale)")
+    ax.legend(markerscale=2, loc="best", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def pattern_figures(
+    views: PatternViews, classes: Sequence[int], output_dir: str, prefix: str = "", seed: int = 0
+) -> list[str]:
+    """Figure 1a (representations) and 1b (activation paths) for ``classes``; returns the PNG paths."""
+    mask = torch.isin(views.labels, torch.as_tensor(list(classes)))
+    chosen = views.subset(torch.nonzero(mask).flatten())
+    labels, losses = chosen.labels.numpy(), chosen.losses.numpy()
+    names = ", ".join(str(c) for c in classes)
+    return [
+        tsne_figure(
+            chosen.features.numpy(),
+            losses,
+            labels,
+            os.path.join(output_dir, f"{prefix}tsne_representations.png"),
+            f"{prefix}representations, classes {names}",
+            seed,
+        ),
+        tsne_figure(
+            chosen.paths.float().numpy(),
+            losses,
+            labels,
+            os.path.join(output_dir, f"{prefix}tsne_activation_paths.png"),
+            f"{prefix}activation paths ({' > '.join(views.stage_names)}), classes {names}",
+            seed,
+        ),
+    ]
