@@ -3,6 +3,7 @@
 After "Exploring and Utilizing Pattern Imbalance" (Mei et al.).
 """
 
+from .analysis import PatternImbalanceCallback, analyze_patterns
 from .config import SeedCatConfig
 from .grouping import create_grouper
 from .models import create_image_classifier
@@ -14,8 +15,10 @@ __version__ = "0.1.0"
 __all__ = [
     "GroupWeights",
     "NonFiniteLossError",
+    "PatternImbalanceCallback",
     "SeedCatConfig",
     "SeedCatTrainer",
+    "analyze_patterns",
     "create_grouper",
     "create_image_classifier",
 ]

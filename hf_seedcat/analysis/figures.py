@@ -5,16 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import matplotlib
+import numpy as np
+import torch
+from sklearn.manifold import TSNE
 
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-from sklearn.manifold import TSNE  # noqa: E402
-
-from .views import PatternViews  # noqa: E402
+from .views import PatternViews
 
 MARKERS = "o^sDvP*X<>"
 
@@ -23,6 +18,13 @@ def tsne_figure(
     points: np.ndarray, losses: np.ndarray, labels: np.ndarray, path: str, title: str, seed: int = 0
 ) -> str:
     """Embed ``points`` in 2-d with t-SNE and save a scatter coloured by loss (log scale), one marker per class."""
+    # Imported here so that ``import hf_seedcat`` does not load matplotlib; Agg draws to files, no display needed.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
     points = np.asarray(points, dtype=np.float32).reshape(len(points), -1)
     perplexity = min(30.0, max(2.0, (len(points) - 1) / 3))
     embedded = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
