@@ -35,19 +35,22 @@ def tsne_figure(
     scatter = None
     for i, c in enumerate(np.unique(labels)):
         mask = labels == c
+        marker = MARKERS[i % len(MARKERS)]
         scatter = ax.scatter(
             *embedded[mask].T,
             c=np.clip(losses[mask], floor, None),
             norm=norm,
             cmap="viridis",
             s=6,
-            marker=MARKERS[i % len(MARKERS)],
-            label=f"class {c}",
+            alpha=0.7,
+            marker=marker,
             linewidths=0,
         )
+        ax.scatter([], [], c="grey", s=16, marker=marker, label=f"class {c}")  # a legend entry in neutral colour
     fig.colorbar(scatter, ax=ax, label="cross-entropy loss (log scale)")
-    ax.legend(markerscale=2, loc="best", fontsize=8)
-    ax.set_title(title, fontsize=10)
+    ax.legend(loc="best", fontsize=8)
+    distinct = len(np.unique(points, axis=0))
+    ax.set_title(f"{title}\n{len(points)} samples, {distinct} distinct", fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
@@ -79,7 +82,7 @@ def pattern_figures(
             losses,
             labels,
             os.path.join(output_dir, f"{prefix}tsne_activation_paths.png"),
-            f"{prefix}activation paths ({' > '.join(views.stage_names)}), classes {names}",
+            f"{prefix}activation paths, classes {names}\n(stages {', '.join(views.stage_names)})",
             seed,
         ),
     ]
