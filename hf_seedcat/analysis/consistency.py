@@ -91,6 +91,7 @@ def cluster_consistency_table(
             row[f"{b}_{a}"] = cluster_consistency(labels[b], labels[a])
             row[f"random_{a}_{b}"] = cluster_consistency(rng.permutation(labels[a]), rng.permutation(labels[b]))
             row[f"expected_random_{a}_{b}"] = expected_random_consistency(labels[b])
+            row[f"expected_random_{b}_{a}"] = expected_random_consistency(labels[a])
         row["random"] = cluster_consistency(*rng.integers(0, n_clusters, (2, len(members))))
         row["n_samples"] = len(members)
         row["clusters"] = {view: int(labels[view].max()) + 1 for view in VIEWS}
@@ -115,8 +116,9 @@ def cct_markdown(table: dict, paper: dict[str, float] | None = None) -> str:
     lines.append("| CCT (A = first view) | " + " | ".join(f"{table[c]:.3f}" for c in columns) + " |")
     reverse = ["-"] + [f"{table[f'{b}_{a}']:.3f}" for a, b in PAIRS]
     lines.append("| CCT (A = second view) | " + " | ".join(reverse) + " |")
-    baselines = ["-"] + [f"{table[f'expected_random_{a}_{b}']:.3f}" for a, b in PAIRS]
-    lines.append("| chance for the first row (same cluster sizes) | " + " | ".join(baselines) + " |")
+    for row, order in (("first", 1), ("second", -1)):
+        chance = ["-"] + [f"{table['expected_random_' + '_'.join((a, b)[::order])]:.3f}" for a, b in PAIRS]
+        lines.append(f"| chance for the {row} row (same cluster sizes) | " + " | ".join(chance) + " |")
     if paper:
         lines.append("| paper (CIFAR-10) | " + " | ".join(f"{paper[c]:.3f}" for c in columns) + " |")
     return "\n".join(lines)
