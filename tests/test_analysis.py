@@ -90,6 +90,7 @@ def test_table_finds_planted_patterns_and_beats_random(images, cnn):
     table = cluster_consistency_table(views, [0, 1], n_clusters=2)
     for key in ("rep_path", "rep_loss", "path_loss"):
         assert table[key] == pytest.approx(1.0)
+        assert table[f"ari_{key}"] == pytest.approx(1.0)
     assert 0.3 < table["random"] < 0.7  # two random halves: about 1/2
     assert set(table["per_class"]) == {"0", "1"}
     markdown = cct_markdown(table)

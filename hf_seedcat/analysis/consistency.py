@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score
 
 from .views import PatternViews
 
@@ -74,7 +75,8 @@ def cluster_consistency_table(
     ``<b>_<a>`` on view b. ``random`` is the paper's baseline: two partitions of each class into K clusters
     drawn uniformly at random (about 1/K). ``random_<a>_<b>`` shuffles the two views' own cluster ids,
     keeping their sizes: unequal clusters (one big "easy" cluster, typically) raise CCT by chance alone,
-    so this is the bar a pair must clear.
+    so this is the bar a pair must clear. ``ari_<a>_<b>``, the adjusted Rand index, is a symmetric summary
+    with chance at 0 whatever the sizes.
     """
     classes = sorted(int(c) for c in views.labels.unique()) if classes is None else [int(c) for c in classes]
     rng = np.random.default_rng(seed)
@@ -92,6 +94,7 @@ def cluster_consistency_table(
             row[f"random_{a}_{b}"] = cluster_consistency(rng.permutation(labels[a]), rng.permutation(labels[b]))
             row[f"expected_random_{a}_{b}"] = expected_random_consistency(labels[b])
             row[f"expected_random_{b}_{a}"] = expected_random_consistency(labels[a])
+            row[f"ari_{a}_{b}"] = float(adjusted_rand_score(labels[a], labels[b]))
         row["random"] = cluster_consistency(*rng.integers(0, n_clusters, (2, len(members))))
         row["n_samples"] = len(members)
         row["clusters"] = {view: int(labels[view].max()) + 1 for view in VIEWS}
@@ -119,6 +122,11 @@ def cct_markdown(table: dict, paper: dict[str, float] | None = None) -> str:
     for row, order in (("first", 1), ("second", -1)):
         chance = ["-"] + [f"{table['expected_random_' + '_'.join((a, b)[::order])]:.3f}" for a, b in PAIRS]
         lines.append(f"| chance for the {row} row (same cluster sizes) | " + " | ".join(chance) + " |")
+    lines.append(
+        "| adjusted Rand index (chance = 0) | - | "
+        + " | ".join(f"{table['ari_' + c]:.3f}" for c in columns[1:])
+        + " |"
+    )
     if paper:
         lines.append("| paper (CIFAR-10) | " + " | ".join(f"{paper[c]:.3f}" for c in columns) + " |")
     return "\n".join(lines)
