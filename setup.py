@@ -30,5 +30,6 @@ setup(
     ],
     extras_require={
         "dev": ["pytest", "ruff", "matplotlib", "tensorboard"],
+        "analysis": ["matplotlib"],  # the t-SNE figures of hf_seedcat.analysis
     },
 )

@@ -23,8 +23,10 @@ def tsne_figure(
     and their colour the mean loss of the samples they stand for.
     """
     # Imported here so that ``import hf_seedcat`` does not load matplotlib; Agg draws to files, no display needed.
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ImportError("The figures need matplotlib: pip install 'hf_seedcat[analysis]'.") from error
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
