@@ -84,6 +84,13 @@ class SeedCatTrainer(Trainer):
             super()._set_signature_columns_if_needed()
             self._signature_columns += [self.args.domain_column, INDEX_COLUMN, GROUP_COLUMN]
 
+    def _remove_unused_columns(self, dataset: Any, description: str | None = None) -> Any:
+        """Leave a dataset with a transform alone: its raw columns (image paths, text) are what the
+        transform turns into the model's inputs, so they must reach it."""
+        if getattr(dataset, "format", {}).get("type") == "custom":
+            return dataset
+        return super()._remove_unused_columns(dataset, description)
+
     def _check_training_dataset(self) -> None:
         dataset = self.train_dataset
         columns = getattr(dataset, "column_names", None)
@@ -191,9 +198,10 @@ class SeedCatTrainer(Trainer):
                 f"grouping={self.args.grouping!r} clusters penultimate features, but "
                 f"{type(self.model).__name__}.forward has no output_features argument."
             )
-        if self._remembers:
+        losses, features = None, None
+        if self.grouper.requires and self._remembers:
             losses, features = self._values_from_memory(model, step, with_features)
-        else:
+        elif self.grouper.requires:  # GroupDRO's and ERM's domains need no pass over the data
             losses, features = self._score(model, with_features)
         inputs = GroupingInputs(units=self.units, num_units=len(self.unit_names), losses=losses, features=features)
         self.group_ids = self.grouper(inputs)

@@ -6,6 +6,7 @@ evaluation read one format, and DomainBed's numbers stay comparable because the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ SPLITS = ("in", "out")
 class DomainDataset:
     """A multi-domain dataset split like DomainBed: per environment an 'in' (train), 'out' (holdout) split.
 
-    Every split has columns `pixel_values`, `labels` and `domain` (one ClassLabel of environment names).
+    Every split has `labels` and `domain` (one ClassLabel of environment names) and the model's inputs:
+    `pixel_values` ready in memory (MNIST), or raw columns (image paths, text) that `train_transform` and
+    `eval_transform` turn into inputs lazily, batch by batch, in the DataLoader's workers.
     """
 
     name: str
@@ -35,6 +38,17 @@ class DomainDataset:
     in_splits: list[datasets.Dataset]
     out_splits: list[datasets.Dataset]
     checkpoint_freq: int = 100  # DomainBed's CHECKPOINT_FREQ for the dataset
+    modality: str = "image"  # "image" or "text": which kind of model the experiment builds
+    class_names: list[str] | None = None
+    train_transform: Callable[[dict], dict] | None = None  # applied to the training dataset's batches
+    eval_transform: Callable[[dict], dict] | None = None  # applied to every evaluation split's batches
+
+    def with_transforms(
+        self, train_transform: Callable[[dict], dict], eval_transform: Callable[[dict], dict]
+    ) -> DomainDataset:
+        """A copy whose training data goes through `train_transform` (augmentation) and evaluation through
+        `eval_transform`; the splits themselves are shared, not copied."""
+        return dataclasses.replace(self, train_transform=train_transform, eval_transform=eval_transform)
 
     def __post_init__(self) -> None:
         n = len(self.environments)
@@ -61,6 +75,8 @@ class DomainDataset:
             raise ValueError(f"{self.name}: test_envs {test_envs} leave no environment to train on")
         parts = [self.in_splits[i] for i in train_envs]
         train = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+        if self.train_transform is not None:
+            return train.with_transform(self.train_transform)
         return train.with_format(**_format_kwargs(parts[0]))
 
     def evaluation_datasets(self, splits: Sequence[str] | None = None) -> dict[str, datasets.Dataset]:
@@ -70,6 +86,8 @@ class DomainDataset:
             for i, pair in enumerate(zip(self.in_splits, self.out_splits, strict=True))
             for kind, split in zip(SPLITS, pair, strict=True)
         }
+        if self.eval_transform is not None:
+            all_splits = {name: split.with_transform(self.eval_transform) for name, split in all_splits.items()}
         if splits is None:
             return all_splits
         unknown = [s for s in splits if s not in all_splits]
@@ -166,6 +184,30 @@ def domain_dataset_from_environments(
         in_splits=in_splits,
         out_splits=out_splits,
         checkpoint_freq=checkpoint_freq,
+    )
+
+
+def domain_dataset_from_datasets(
+    name: str,
+    env_datasets: Sequence[datasets.Dataset],
+    *,
+    trial_seed: int = 0,
+    holdout_fraction: float = 0.2,
+    **fields: Any,
+) -> DomainDataset:
+    """Split each environment's `datasets.Dataset` in/out like DomainBed (`seed_hash(trial_seed, env_i)`).
+
+    The environments' names are the `domain` ClassLabel's; `fields` fill the rest of `DomainDataset`.
+    """
+    pairs = [
+        split_in_out(env, holdout_fraction, seed_hash(trial_seed, env_i)) for env_i, env in enumerate(env_datasets)
+    ]
+    return DomainDataset(
+        name=name,
+        environments=list(env_datasets[0].features["domain"].names),
+        in_splits=[pair[0] for pair in pairs],
+        out_splits=[pair[1] for pair in pairs],
+        **fields,
     )
 
 
