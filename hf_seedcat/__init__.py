@@ -6,6 +6,7 @@ After "Exploring and Utilizing Pattern Imbalance" (Mei et al.).
 from .analysis import PatternImbalanceCallback, analyze_patterns
 from .config import SeedCatConfig
 from .grouping import create_grouper
+from .hub import load_model
 from .models import create_image_classifier
 from .trainer import NonFiniteLossError, SeedCatTrainer
 from .weighting import GroupWeights
@@ -21,4 +22,5 @@ __all__ = [
     "analyze_patterns",
     "create_grouper",
     "create_image_classifier",
+    "load_model",
 ]

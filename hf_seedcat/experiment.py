@@ -24,7 +24,8 @@ from .evaluation import (
     read_results,
     training_domain_validation,
 )
-from .modalities import build_model_and_inputs
+from .hub import push_run
+from .modalities import DEFAULT_TEXT_MODEL, build_model_and_inputs
 from .trainer import SeedCatTrainer
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,19 @@ class DomainGeneralizationArguments:
     max_digits: int | None = field(
         default=None, metadata={"help": "Use only the first N shuffled MNIST digits (smoke tests)."}
     )
+
+    @property
+    def dataset_id(self) -> str:
+        """The dataset as the model card names it: the Hub id, or the registered name."""
+        return self.dataset.removeprefix("hub:")
+
+    def base_model(self, modality: str) -> str | None:
+        """The checkpoint training started from, if any (for the model card)."""
+        if modality == "text":
+            return self.model_name_or_path or DEFAULT_TEXT_MODEL
+        if self.pretrained_file or self.pretrained:
+            return f"{self.backbone or 'resnet50'} ({self.pretrained_file or 'timm pretrained weights'})"
+        return None
 
     def __post_init__(self) -> None:
         if self.eval_splits not in EVAL_SPLITS:
@@ -191,6 +205,8 @@ def run_experiment(
     config.__post_init__()  # re-derive Trainer settings after the protocol's changes
 
     eval_datasets = data.evaluation_datasets(evaluation_split_names(data, dg_args))
+    push = config.push_to_hub
+    config.push_to_hub = False  # contact the Hub only once the run is saved locally, so offline runs complete
     callback = ResultsJsonlCallback(
         config.output_dir,
         list(eval_datasets),
@@ -228,16 +244,30 @@ def run_experiment(
         trainer.train(resume_from_checkpoint=resume)
     trainer.save_model()
     trainer.save_state()
-    if config.process_index == 0:  # last of all: a sweep counts the run finished only now
-        open(os.path.join(config.output_dir, DONE_FILE), "w").close()
 
     records = read_results(config.output_dir)
-    return {
+    summary = {
         "environments": data.environments,
         "test_envs": dg_args.test_envs,
         "last": last_step(records),
         "training_domain_validation": training_domain_validation(records, dg_args.test_envs),
     }
+    card = {
+        "dataset": dg_args.dataset_id,
+        "environments": data.environments,
+        "test_envs": dg_args.test_envs,
+        "results_table": accuracy_table(summary),
+        "last_step": summary["last"]["step"],
+        "base_model": dg_args.base_model(data.modality),
+        "tags": [data.modality],
+    }
+    trainer.create_model_card(**card)
+    if config.process_index == 0:  # a sweep counts the run finished only now (the Hub is optional)
+        open(os.path.join(config.output_dir, DONE_FILE), "w").close()
+    if push:
+        config.push_to_hub = True
+        push_run(trainer, **card)
+    return summary
 
 
 def dataset_options(dg_args: DomainGeneralizationArguments) -> dict[str, Any]:

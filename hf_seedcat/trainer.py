@@ -22,6 +22,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 from .config import SeedCatConfig
 from .grouping import GroupingInputs, create_grouper
 from .grouping.units import make_units
+from .hub import model_card
 from .indexed_dataset import IndexedDataset
 from .memory import TrainingLossMemory
 from .regroup import GROUP_COLUMN, INDEX_COLUMN, RegroupCallback, accepts_output_features, score_samples
@@ -414,6 +415,24 @@ class SeedCatTrainer(Trainer):
         if self._remembers:
             self._ensure_memory().load(checkpoint, self.args.process_index)
         self._install_groups()
+
+    # ---- model card ---------------------------------------------------------------------------
+
+    def create_model_card(self, **card_fields: Any) -> None:
+        """Write hf_seedcat's card (``hub.model_card``) as the output folder's README.md.
+
+        ``Trainer.push_to_hub`` calls this with its keyword arguments; without the run's results (a bare
+        call) an existing card is kept rather than replaced by one that knows less.
+        """
+        if not self.is_world_process_zero():
+            return
+        path = os.path.join(self.args.output_dir, "README.md")
+        if "results_table" not in card_fields:
+            if not os.path.exists(path):
+                super().create_model_card()
+            return
+        card_fields.pop("model_name", None)  # push_to_hub's; the card names the model by its repository
+        model_card(self.args, self.accelerator.unwrap_model(self.model), **card_fields).save(path)
 
     # ---- logging ------------------------------------------------------------------------------
 
