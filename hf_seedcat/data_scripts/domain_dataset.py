@@ -241,8 +241,14 @@ def load_domain_dataset(
     `max_digits` is passed only when set, so builders that have no such notion (image folders) need not
     accept it.
     """
+    if name.startswith("hub:"):  # a Hub dataset id (or a local folder) with a domain column
+        from .hub_dataset import hub_dataset
+
+        return hub_dataset(
+            name.removeprefix("hub:"), trial_seed=trial_seed, holdout_fraction=holdout_fraction, **kwargs
+        )
     if name not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}")
+        raise ValueError(f"Unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}, or hub:OWNER/NAME")
     if max_digits is not None:
         kwargs["max_digits"] = max_digits
     return DATASETS[name](
