@@ -148,10 +148,10 @@ def test_a_hub_dataset_trains_with_its_own_domain_column(tmp_path):
     import numpy as np
     from PIL import Image
 
-    images = [Image.fromarray(np.full((8, 8, 3), 20 * i, dtype=np.uint8)) for i in range(12)]
+    images = [Image.fromarray(np.full((8, 8, 3), 8 * i, dtype=np.uint8)) for i in range(30)]
     features = datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")})
     features["camera"] = datasets.Value("string")
-    table = {"image": images, "label": [i % 2 for i in range(12)], "camera": ["a", "b", "c"] * 4}
+    table = {"image": images, "label": [i % 2 for i in range(30)], "camera": ["a", "b", "c"] * 10}
     datasets.Dataset.from_dict(table, features=features).to_parquet(str(tmp_path / "hub" / "train.parquet"))
     argv = ["--dataset", f"hub:{tmp_path / 'hub'}", "--domain_column", "camera", "--backbone", "resnet18"]
     argv += ["--image_size", "16", "--max_steps", "2", "--checkpoint_freq", "2", "--per_device_train_batch_size", "8"]
