@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from folders import make_image_folder
 
 from hf_seedcat.data_scripts import load_domain_dataset
+from hf_seedcat.data_scripts.demo_folders import make_image_folder
 from hf_seedcat.data_scripts.image_folder import (
     PRESETS,
     UnreadableImageError,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datasets
 import numpy as np
 import pytest
-from folders import make_text_folder
 from PIL import Image
 
 from hf_seedcat.data_scripts import load_domain_dataset
+from hf_seedcat.data_scripts.demo_folders import make_text_folder
 from hf_seedcat.data_scripts.text_folder import tokenize_transform
 
 
