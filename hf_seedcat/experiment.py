@@ -236,6 +236,7 @@ def run_experiment(
         model=model,
         args=config,
         train_dataset=train_dataset,
+        scoring_dataset=data.training_dataset(dg_args.test_envs, augment=False),
         eval_dataset=eval_datasets,
         data_collator=built.data_collator,
         processing_class=built.processing_class,

@@ -47,7 +47,10 @@ class SeedCatTrainer(Trainer):
 
     args: SeedCatConfig
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, scoring_dataset: Any = None, **kwargs: Any) -> None:
+        """``scoring_dataset``: the training rows, in the same order, as the regroup pass should see them,
+        e.g. without the training augmentation (a seed category should not depend on one random crop);
+        default: ``train_dataset`` itself."""
         config = kwargs.get("args", args[1] if len(args) > 1 else None)
         if isinstance(config, SeedCatConfig) and config.should_save:
             check_writable(config.output_dir)  # now, not at the first checkpoint hours later
@@ -55,6 +58,13 @@ class SeedCatTrainer(Trainer):
         if not isinstance(self.args, SeedCatConfig):
             raise TypeError(f"SeedCatTrainer needs SeedCatConfig arguments, got {type(self.args).__name__}.")
         config = self.args
+        if scoring_dataset is not None and self.train_dataset is not None:
+            if len(scoring_dataset) != len(self.train_dataset):
+                raise ValueError(
+                    f"scoring_dataset has {len(scoring_dataset)} rows but train_dataset {len(self.train_dataset)}: "
+                    "it must hold the same samples in the same order."
+                )
+        self.scoring_dataset = scoring_dataset
         if config.algorithm == "seedcat":
             self.grouper = create_grouper(config.grouping, groups_per_unit=config.groups_per_domain)
             self.group_by = config.group_by
@@ -143,7 +153,8 @@ class SeedCatTrainer(Trainer):
 
     def _scoring_dataloader(self, indices: torch.Tensor | None = None) -> DataLoader:
         """The training set (or the samples ``indices``), in order, without group sampling: what a regroup scores."""
-        dataset = IndexedDataset(self._remove_unused_columns(self.train_dataset, description="regroup"))
+        rows = self.scoring_dataset if self.scoring_dataset is not None else self.train_dataset
+        dataset = IndexedDataset(self._remove_unused_columns(rows, description="regroup"))
         if indices is not None:
             dataset = Subset(dataset, indices.tolist())
         loader = DataLoader(

@@ -222,3 +222,43 @@ def test_feature_groupings_cluster_the_models_own_features(tmp_path, dataset, gr
     for inputs in trainer.seen:
         assert torch.bincount(inputs[GROUP_COLUMN], minlength=6).tolist() == [2] * 6
         assert torch.equal(inputs[GROUP_COLUMN] // 2, inputs["domain"])
+
+
+def test_the_regroup_pass_scores_the_scoring_dataset_not_the_augmented_training_rows(tmp_path, monkeypatch):
+    import hf_seedcat.trainer as trainer_module
+
+    raw = make_domain_dataset({"a": 20, "b": 20}).with_format(None)
+
+    def shifted(shift):
+        def transform(batch):
+            return {
+                "pixel_values": torch.tensor(batch["pixel_values"]) + shift,  # +100 stands for augmentation
+                "labels": torch.tensor(batch["labels"]),
+                "domain": torch.tensor(batch["domain"]),
+            }
+
+        return transform
+
+    scored = []
+    real = trainer_module.score_samples
+
+    def spy(model, batches, *args, **kwargs):
+        def tap():
+            for batch in batches:
+                scored.append(float(batch["pixel_values"].mean()))
+                yield batch
+
+        return real(model, tap(), *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "score_samples", spy)
+    trainer = RecordingTrainer(
+        model=_model(),
+        args=_config(tmp_path, max_steps=4),
+        train_dataset=raw.with_transform(shifted(100.0)),
+        scoring_dataset=raw.with_transform(shifted(0.0)),
+    )
+    trainer.train()
+    assert scored and max(scored) < 1.0  # the pass saw un-augmented rows
+    assert all(inputs["labels"].numel() for inputs in trainer.seen)
+    with pytest.raises(ValueError, match="scoring_dataset has 1 rows but train_dataset 40"):
+        SeedCatTrainer(model=_model(), args=_config(tmp_path), train_dataset=raw, scoring_dataset=raw.select([0]))

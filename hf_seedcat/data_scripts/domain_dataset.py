@@ -58,8 +58,11 @@ class DomainDataset:
                 f"and {len(self.out_splits)} out-splits"
             )
 
-    def training_dataset(self, test_envs: Sequence[int]) -> datasets.Dataset:
-        """The in-splits of every environment not in `test_envs`, concatenated (DomainBed's training data)."""
+    def training_dataset(self, test_envs: Sequence[int], augment: bool = True) -> datasets.Dataset:
+        """The in-splits of every environment not in `test_envs`, concatenated (DomainBed's training data).
+
+        `augment=False` gives the same rows through `eval_transform`: what a regroup pass should score.
+        """
         n = len(self.environments)
         test_envs = list(test_envs)
         bad = [e for e in test_envs if not isinstance(e, int | np.integer) or not 0 <= e < n]
@@ -75,8 +78,9 @@ class DomainDataset:
             raise ValueError(f"{self.name}: test_envs {test_envs} leave no environment to train on")
         parts = [self.in_splits[i] for i in train_envs]
         train = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
-        if self.train_transform is not None:
-            return train.with_transform(self.train_transform)
+        transform = self.train_transform if augment else self.eval_transform
+        if transform is not None:
+            return train.with_transform(transform)
         return train.with_format(**_format_kwargs(parts[0]))
 
     def evaluation_datasets(self, splits: Sequence[str] | None = None) -> dict[str, datasets.Dataset]:
