@@ -31,12 +31,12 @@ Examples:
 """
 
 _CITATION = """\
-@article{mei2024pattern,
-  title={Exploring and Utilizing Pattern Imbalance},
-  author={Mei, Shibin and Ma, Chenglong and Shi, Feng and Ni, Bingbing},
-  year={2024}
+@misc{mei_pattern_imbalance,
+  title  = {Exploring and Utilizing Pattern Imbalance},
+  author = {Mei, Shibin and Zhao, Chenglong and Yuan, Shengchao and Ni, Bingbing},
+  note   = {Shanghai Jiao Tong University}
 }
-"""
+"""  # as on the paper's first page (and in hf_seedcat.hub's model card)
 
 
 def _per_key_accuracy(correct: np.ndarray, keys: np.ndarray) -> dict[str, float]:
