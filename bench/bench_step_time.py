@@ -52,6 +52,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -64,10 +65,12 @@ from hf_seedcat import SeedCatTrainer, create_image_classifier
 from hf_seedcat.data_scripts import load_domain_dataset
 from hf_seedcat.experiment import PROTOCOL_DEFAULTS, parse_arguments
 from hf_seedcat.regroup import RegroupCallback
+from hf_seedcat.tensor_rows import as_tensor_rows
 
 REFERENCE = "trainer_erm"
 CONFIGURATIONS = (REFERENCE, "erm", "groupdro", "seedcat")
 REGROUP = "seedcat_regroup"  # the regroup pass, timed on its own
+BARE = "bare_loop"  # the same step in a plain PyTorch loop: what the Trainer path costs on top
 TEST_ENVS = [2]
 PER_ENV_BATCH = 64  # DomainBed: 64 samples from every training environment
 MIB = 2**20
@@ -211,6 +214,71 @@ def timed_regroup(trainer: SeedCatTrainer, step: int, synchronize: Callable[[], 
     return time.perf_counter() - start
 
 
+def bare_loop_times(
+    args, train_dataset, input_shape, num_classes, device: str, steps: int, synchronize
+) -> list[float]:
+    """Per-step times of the same model, batch and Adam step in a plain loop: batches drawn at random from
+    the training tensors in memory, moved to the device, forward, cross-entropy, backward, step."""
+    set_seed(0)
+    model = create_image_classifier(input_shape, num_classes).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    rows = as_tensor_rows(train_dataset.select_columns(["pixel_values", "labels"]))
+    pixels, labels = rows.columns["pixel_values"], rows.columns["labels"]
+    batch = PER_ENV_BATCH * len(train_dataset.unique("domain"))
+    generator = torch.Generator().manual_seed(0)
+    autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=args.bf16)
+    times = []
+    for step in range(args.warmup + steps):
+        synchronize()
+        start = time.perf_counter()
+        picks = torch.randint(len(labels), (batch,), generator=generator)
+        x, y = pixels[picks].to(device), labels[picks].to(device)
+        with autocast:
+            logits = model(pixel_values=x).logits
+        loss = torch.nn.functional.cross_entropy(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        synchronize()
+        if step >= args.warmup:
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def count_syncs(trainer: Trainer, steps: int) -> dict[str, float]:
+    """Host-device synchronisations per training step, inside ``compute_loss`` and in the whole step.
+
+    ``torch.cuda.set_sync_debug_mode("warn")`` makes every synchronising call (a read-back, a blocking
+    copy) warn; the warnings raised inside each wrapped call are counted. No step logs (logging is off),
+    so these are the steps that must not wait for the device.
+    """
+    counts = {"compute_loss": 0, "training_step": 0}
+
+    def counted(name: str, method: Callable) -> Callable:
+        def wrapper(*args, **kwargs):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = method(*args, **kwargs)
+            counts[name] += sum("synchroniz" in str(w.message) for w in caught)
+            for w in caught:  # keep every other warning visible
+                if "synchroniz" not in str(w.message):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            return result
+
+        return wrapper
+
+    trainer.compute_loss = counted("compute_loss", trainer.compute_loss)
+    trainer.training_step = counted("training_step", trainer.training_step)
+    trainer.args.max_steps = steps
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        trainer.train()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+        del trainer.compute_loss, trainer.training_step
+    return {name: count / steps for name, count in counts.items()}
+
+
 # ---- reporting ----------------------------------------------------------------------------------
 
 
@@ -249,6 +317,14 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     with_regroup = seedcat["step_time_s"]["median"] + per_step
     pass_peak = seedcat["resident_bytes"] + passes["peak_bytes"]
     run_peak = max(seedcat["peak_memory_bytes"], pass_peak)
+    bare = statistics.median(t for times in raw[BARE]["step_times"] for t in times)
+    summary[BARE] = {
+        "step_time_s": spread([t for times in raw[BARE]["step_times"] for t in times]),
+        "ratio": bare / ref_step,
+        "trainer_over_bare": {name: summary[name]["step_time_s"]["median"] / bare for name in CONFIGURATIONS},
+    }
+    if "syncs_per_step" in raw:
+        summary["syncs_per_step"] = raw["syncs_per_step"]
     summary[REGROUP] = {
         "pass_time_s": spread(passes["times"]),
         "regroup_steps": passes["regroup_steps"],
@@ -296,7 +372,22 @@ def markdown_table(summary: dict[str, Any]) -> str:
         )
         + f"peak memory {regroup['peak_memory_bytes'] / MIB:.1f} MiB ({regroup['memory_ratio']:.2f} x trainer_erm). "
         f"Amortised overhead = pass / {t0} / seedcat step = {100 * regroup['amortised_overhead']:.1f}%.",
+        "",
+        f"Bare PyTorch loop (same model, batch and Adam step, batches from tensors in memory): median "
+        f"{summary[BARE]['step_time_s']['median']:.4f} s; Trainer paths over it: "
+        + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in summary[BARE]["trainer_over_bare"].items())
+        + ".",
     ]
+    if "syncs_per_step" in summary:
+        lines += [
+            "",
+            "Host-device synchronisations per step (CUDA sync debug mode, no logging step): "
+            + "; ".join(
+                f"{name}: compute_loss {c['compute_loss']:.2f}, whole step {c['training_step']:.2f}"
+                for name, c in summary["syncs_per_step"].items()
+            )
+            + ".",
+        ]
     return "\n".join(lines)
 
 
@@ -323,6 +414,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: CUDA if present.")
     parser.add_argument("--max_digits", type=int, default=None, help="Use only the first N MNIST digits (quick).")
     parser.add_argument("--output", default=None, help="Write every number (raw step times too) to this JSON file.")
+    parser.add_argument(
+        "--count_syncs", type=int, default=20, help="CUDA: steps per configuration counted for host syncs (0: off)."
+    )
     args = parser.parse_args(argv)
     for flag in ("steps", "rounds", "warmup", "passes"):
         if getattr(args, flag) < 1:
@@ -381,8 +475,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 runs["compute_times"].append(timer.compute_times)
                 runs["step_peak_bytes"].append(timer.step_peak_bytes)
                 log(f"round {r + 1}/{args.rounds} {name}: median step {statistics.median(timer.step_times):.3f} s")
+            bare = bare_loop_times(
+                args, train_dataset, data.input_shape, data.num_classes, args.device, args.steps, synchronize
+            )
+            raw.setdefault(BARE, {"step_times": []})["step_times"].append(bare)
+            log(f"round {r + 1}/{args.rounds} {BARE}: median step {statistics.median(bare):.3f} s")
         for name in CONFIGURATIONS:
             raw[name]["resident_bytes"] = resident_bytes(trainers[name])
+        if cuda and args.count_syncs:
+            raw["syncs_per_step"] = {name: count_syncs(trainers[name], args.count_syncs) for name in CONFIGURATIONS}
+            log(f"host syncs per step: {raw['syncs_per_step']}")
 
     summary = summarize(raw)
     result = {

@@ -7,10 +7,12 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from .regroup import GROUP_COLUMN, INDEX_COLUMN
+from .tensor_rows import TensorRows
 
 
 class IndexedDataset(Dataset):
-    """Wraps a dataset so a key ``(index, group)`` (or a plain ``index``) returns the row plus both ids."""
+    """Wraps a dataset so a key ``(index, group)`` returns the row plus both ids, a plain ``index`` the row
+    plus its index (a scoring pass has no groups, and a batch without the group column is never weighted)."""
 
     def __init__(self, dataset: Any) -> None:
         self.dataset = dataset
@@ -22,16 +24,19 @@ class IndexedDataset(Dataset):
         return self.__getitems__([key])[0]
 
     def __getitems__(self, keys: list[int | tuple[int, int]]) -> list[dict[str, Any]]:
-        pairs = [key if isinstance(key, tuple) else (int(key), -1) for key in keys]
-        indices = [index for index, _ in pairs]
-        rows = self._rows(indices)
+        if not keys or not isinstance(keys[0], tuple):
+            indices = [int(key) for key in keys]
+            return [{**row, INDEX_COLUMN: index} for row, index in zip(self._rows(indices), indices, strict=True)]
+        rows = self._rows([index for index, _ in keys])
         return [
-            {**row, INDEX_COLUMN: index, GROUP_COLUMN: group} for row, (index, group) in zip(rows, pairs, strict=True)
+            {**row, INDEX_COLUMN: index, GROUP_COLUMN: group} for row, (index, group) in zip(rows, keys, strict=True)
         ]
 
     def _rows(self, indices: list[int]) -> list[dict[str, Any]]:
         # One columnar read for the whole batch: per-row reads from Arrow cost several times more.
         try:
+            if isinstance(self.dataset, TensorRows):
+                return self.dataset.__getitems__(indices)
             if hasattr(self.dataset, "column_names"):
                 batch = self.dataset[indices]
                 return [{column: values[i] for column, values in batch.items()} for i in range(len(indices))]

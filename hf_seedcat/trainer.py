@@ -28,6 +28,7 @@ from .memory import TrainingLossMemory
 from .regroup import GROUP_COLUMN, INDEX_COLUMN, RegroupCallback, accepts_output_features, score_samples
 from .sampling import GroupBalancedBatchSampler
 from .state import SeedCategoryState, check_process_copies_agree
+from .tensor_rows import TensorRowsCache
 from .weighting import GroupWeights
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,9 @@ class SeedCatTrainer(Trainer):
         self.memory: TrainingLossMemory | None = None
         self.rescored_at_last_regroup: int | None = None
         self.regroup_seconds = 0.0  # wall time spent regrouping in this process, logged as regroup_seconds
+        self._tensor_rows = TensorRowsCache()  # in-memory datasets read as tensors (tensor_rows.py)
+        # Non-finite checks of accelerator steps wait for the next log, so a step never waits for the device.
+        self._pending_finite_checks: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
         self.add_callback(RegroupCallback(self))
 
     # ---- data ---------------------------------------------------------------------------------
@@ -128,7 +132,9 @@ class SeedCatTrainer(Trainer):
         always uses the new groups (Accelerate's loader reads one batch ahead).
         """
         self._check_training_dataset()
-        dataset = IndexedDataset(self._remove_unused_columns(self.train_dataset, description="training"))
+        dataset = IndexedDataset(
+            self._tensor_rows(self._remove_unused_columns(self.train_dataset, description="training"))
+        )
         self._sampler = GroupBalancedBatchSampler(
             len(dataset),
             self._train_batch_size,
@@ -146,6 +152,17 @@ class SeedCatTrainer(Trainer):
             persistent_workers=self.args.dataloader_persistent_workers and self.args.dataloader_num_workers > 0,
         )
 
+    def get_eval_dataloader(self, eval_dataset: Any = None) -> DataLoader:
+        """Trainer's loader, over tensors when the split is an in-memory tensor dataset (``tensor_rows``):
+        DomainBed's protocol evaluates every split every 100 steps, and Arrow's per-batch conversion
+        would otherwise cost more than the model."""
+        if isinstance(eval_dataset, str):
+            eval_dataset = self.eval_dataset[eval_dataset]
+        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
+        if hasattr(dataset, "column_names") and not isinstance(dataset, dict):
+            dataset = self._tensor_rows(self._remove_unused_columns(dataset, description="evaluation"))
+        return super().get_eval_dataloader(dataset)
+
     def _install_groups(self) -> None:
         """Hand the current grouping to the sampler (once both exist)."""
         if self._sampler is not None and self.group_ids is not None:
@@ -154,7 +171,7 @@ class SeedCatTrainer(Trainer):
     def _scoring_dataloader(self, indices: torch.Tensor | None = None) -> DataLoader:
         """The training set (or the samples ``indices``), in order, without group sampling: what a regroup scores."""
         rows = self.scoring_dataset if self.scoring_dataset is not None else self.train_dataset
-        dataset = IndexedDataset(self._remove_unused_columns(rows, description="regroup"))
+        dataset = IndexedDataset(self._tensor_rows(self._remove_unused_columns(rows, description="regroup")))
         if indices is not None:
             dataset = Subset(dataset, indices.tolist())
         loader = DataLoader(
@@ -300,7 +317,7 @@ class SeedCatTrainer(Trainer):
         outputs = model(**model_inputs, **({"output_features": True} if with_features else {}))
         per_sample = F.cross_entropy(outputs.logits.float(), labels, reduction="none")
         groups = extras.get(GROUP_COLUMN)
-        if not model.training or groups is None or (groups < 0).any():
+        if not model.training or groups is None:
             loss = per_sample.mean()
         else:
             self._check_finite(per_sample, groups, extras.get(INDEX_COLUMN))
@@ -328,7 +345,8 @@ class SeedCatTrainer(Trainer):
     def _group_objective(self, per_sample: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
         num_groups = self.weights.num_groups
         sums = torch.zeros(num_groups, device=per_sample.device).index_add(0, groups, per_sample)
-        counts = torch.bincount(groups, minlength=num_groups).to(per_sample.device, torch.float32)
+        # Counted by index_add, not bincount: bincount on CUDA reads the maximum back to the host.
+        counts = torch.zeros(num_groups, device=per_sample.device).index_add(0, groups, torch.ones_like(per_sample))
         # Every process must see the same group losses, or their q drift apart: reduce sums and counts.
         global_sums = self.accelerator.reduce(sums.detach(), reduction="sum")
         global_counts = self.accelerator.reduce(counts, reduction="sum")
@@ -344,14 +362,29 @@ class SeedCatTrainer(Trainer):
         return self.weights.weighted_loss(local_group_means)
 
     def _check_finite(self, per_sample: torch.Tensor, groups: torch.Tensor, index: torch.Tensor | None) -> None:
-        bad = ~torch.isfinite(per_sample)
-        if bad.any():
-            names = sorted({self.group_names[g] for g in groups[bad].tolist()})
-            ids = index[bad].tolist() if index is not None else "unknown"
-            raise NonFiniteLossError(
-                f"Non-finite training loss at step {self.state.global_step}: groups {names}, "
-                f"sample ids {ids}. Lower the learning rate or check these samples."
-            )
+        """Fail on a NaN or infinite per-sample loss, naming the step, groups and samples.
+
+        On the CPU at once; on an accelerator at the next log (at most ``logging_steps`` later), since
+        asking whether any loss is bad would make every step wait for the device.
+        """
+        bad = ~torch.isfinite(per_sample.detach())
+        self._pending_finite_checks.append((self.state.global_step, bad, groups, index))
+        if per_sample.device.type == "cpu":
+            self._raise_if_nonfinite()
+
+    def _raise_if_nonfinite(self) -> None:
+        pending, self._pending_finite_checks = self._pending_finite_checks, []
+        if not pending:
+            return
+        if not bool(torch.stack([bad.any() for _, bad, _, _ in pending]).any()):  # one sync for all steps
+            return
+        step, bad, groups, index = next(check for check in pending if bool(check[1].any()))
+        names = sorted({self.group_names[g] for g in groups[bad].tolist()})
+        ids = index[bad].tolist() if index is not None else "unknown"
+        raise NonFiniteLossError(
+            f"Non-finite training loss at step {step}: groups {names}, "
+            f"sample ids {ids}. Lower the learning rate or check these samples."
+        )
 
     # ---- checkpoints ----------------------------------------------------------------------------
 
@@ -448,19 +481,23 @@ class SeedCatTrainer(Trainer):
     # ---- logging ------------------------------------------------------------------------------
 
     def _record_group_losses(self, group_losses: torch.Tensor) -> None:
-        values = group_losses.detach().float().cpu()
+        # Summed where they are (on the device); read back only when logging.
+        values = group_losses.detach().float()
         self._group_loss_sum = values if self._group_loss_sum is None else self._group_loss_sum + values
         self._group_loss_steps += 1
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Add q, the mean per-group losses since the last log, and group sizes to training logs."""
+        self._raise_if_nonfinite()
         if "loss" in logs and self.weights is not None and self.group_ids is not None:
             sizes = self.group_sizes
+            q = self.weights.q.tolist()  # one read-back per log, not one per group
+            group_loss = None if self._group_loss_sum is None else self._group_loss_sum.tolist()
             for g, name in enumerate(self.group_names):
                 if self.args.algorithm != "erm":
-                    logs[f"q/{name}"] = round(float(self.weights.q[g]), 6)
-                if self._group_loss_sum is not None:
-                    logs[f"group_loss/{name}"] = round(float(self._group_loss_sum[g]) / self._group_loss_steps, 6)
+                    logs[f"q/{name}"] = round(q[g], 6)
+                if group_loss is not None:
+                    logs[f"group_loss/{name}"] = round(group_loss[g] / self._group_loss_steps, 6)
                 logs[f"group_size/{name}"] = sizes[g]
             self._group_loss_sum = None
             self._group_loss_steps = 0

@@ -9,7 +9,8 @@ class GroupWeights:
     """The distribution ``q`` over groups, updated from each step's per-group mean losses.
 
     This is GroupDRO's online update (Sagawa et al.), applied to whatever groups the run uses:
-    domains for GroupDRO, seed categories for SeedCat. ``q`` is kept normalised, in float32.
+    domains for GroupDRO, seed categories for SeedCat. ``q`` is kept normalised, in float32, on the
+    device of the losses it is updated from: a GPU step then never waits to copy ``q`` to or from the host.
     """
 
     def __init__(self, num_groups: int, eta: float) -> None:
@@ -25,7 +26,7 @@ class GroupWeights:
     def reset(self, num_groups: int | None = None) -> None:
         """Back to uniform, as Algorithm 1 does at every redistribution."""
         n = self.num_groups if num_groups is None else num_groups
-        self.q = torch.full((n,), 1.0 / n)
+        self.q = torch.full((n,), 1.0 / n, device=self.q.device)
 
     def update(self, group_losses: torch.Tensor) -> torch.Tensor:
         """Apply one step of the paper's update and return the new ``q``.
@@ -33,7 +34,8 @@ class GroupWeights:
         ``group_losses[g]`` is group g's mean loss in this batch (0 for a group with no sample in it,
         which leaves that group's unnormalised weight unchanged).
         """
-        loss = group_losses.detach().float().to(self.q.device)
+        loss = group_losses.detach().float()
+        self.q = self.q.to(loss.device)
         # q_g <- q_g * exp(eta * loss_g)            (Algorithm 1, line 5)
         self.q = self.q * torch.exp(self.eta * loss)
         # q <- q / sum_g q_g                       (Algorithm 1, line 6)

@@ -20,6 +20,10 @@ class CollectArguments:
     input_dir: str = field(metadata={"help": "A sweep's folder (searched recursively for results.jsonl)."})
     output_dir: str | None = field(default=None, metadata={"help": "Where to write the tables; default: input_dir."})
     algorithms: list[str] | None = field(default=None, metadata={"help": "Row order; default: alphabetical."})
+    allow_mixed_versions: bool = field(
+        default=False,
+        metadata={"help": "Make tables even when the runs come from different code versions (flagged in them)."},
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -27,6 +31,13 @@ def main(argv: list[str]) -> int:
     out = args.output_dir or args.input_dir
     sweep = load_sweep(args.input_dir)
     print(sweep.report() + "\n")
+    if sweep.mixed_versions and not args.allow_mixed_versions:
+        print(
+            "error: the finished runs come from different code versions (listed above), and a mean over "
+            "trials would pool them. Rerun the runs of the older versions, or pass --allow_mixed_versions "
+            "to make tables that say so."
+        )
+        return 2
     tables = build_tables(sweep.records, args.algorithms)
     if not tables:
         print(f"No finished runs under {args.input_dir}.")

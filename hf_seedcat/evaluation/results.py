@@ -12,11 +12,14 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
+from ..provenance import code_version
+
 RESULTS_FILE = "results.jsonl"
 
 
 class ResultsJsonlCallback(TrainerCallback):
-    """Writes ``step``, ``epoch``, ``loss``, ``step_time``, ``mem_gb``, ``env{i}_{in,out}_acc``, args, hparams.
+    """Writes ``step``, ``epoch``, ``loss``, ``step_time``, ``mem_gb``, ``env{i}_{in,out}_acc``, args, hparams,
+    and ``code_version`` (``provenance.code_version``: the commit that made the line).
 
     ``Trainer.evaluate`` on a dict of splits reports each split separately; the line is written once
     every expected split of the current step has reported. On resume, lines past the checkpoint's
@@ -75,6 +78,7 @@ class ResultsJsonlCallback(TrainerCallback):
             "loss": self._last_loss,
             "step_time": sum(self._step_times) / len(self._step_times) if self._step_times else None,
             "mem_gb": peak_memory_gb(),
+            "code_version": code_version(),
             **self._pending,
         }
         self._pending = {}

@@ -28,9 +28,18 @@ class SweepResults:
     finished: list[str] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)
     broken: list[tuple[str, str]] = field(default_factory=list)
+    code_versions: dict[str, list[str]] = field(default_factory=dict)  # version -> finished run folders
+
+    @property
+    def mixed_versions(self) -> bool:
+        """Whether the finished runs come from more than one code version (their means would pool them)."""
+        return len(self.code_versions) > 1
 
     def report(self) -> str:
         lines = [f"{len(self.finished)} finished runs, {len(self.unfinished)} unfinished, {len(self.broken)} broken."]
+        versions = ", ".join(f"{version} ({len(folders)} runs)" for version, folders in self.code_versions.items())
+        if versions:
+            lines.append(f"Code version{'s (MIXED: means pool them)' if self.mixed_versions else ''}: {versions}.")
         lines += [f"  unfinished (no '{DONE_FILE}' file, left out): {path}" for path in self.unfinished]
         lines += [f"  broken (left out): {path}: {reason}" for path, reason in self.broken]
         return "\n".join(lines)
@@ -54,7 +63,15 @@ def load_sweep(input_dir: str) -> SweepResults:
             continue
         results.finished.append(folder)
         results.records.extend(records)
+        results.code_versions.setdefault(run_code_version(records), []).append(folder)
     return results
+
+
+def run_code_version(records: Sequence[Record]) -> str:
+    """The code version a run's lines record (``provenance.code_version``); a run resumed under other
+    code names each, joined by '+'; lines written before versions were recorded say 'unrecorded'."""
+    versions = dict.fromkeys(record.get("code_version", "unrecorded") for record in records)
+    return "+".join(versions)
 
 
 def _read_records(path: str) -> list[Record]:

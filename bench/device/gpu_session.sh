@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The one command for the GPU machine (its python3 has torch, transformers, timm, accelerate, scikit-learn and
+# pytest-xdist, not datasets/evaluate, and no network). Run `bash bench/device/prepare.sh` here first, then
+# call the device tool with carry [".device"] and the command `bash bench/device/gpu_session.sh [ARGS]`;
+# ARGS go to gpu_session.py (e.g. --part extra for the second call). On a CPU: `... gpu_session.sh --rehearse`.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-/tmp/seedcat_out}
+if [ ! -f .device/CODE_VERSION ]; then
+    echo "error: no .device folder: run bash bench/device/prepare.sh first and carry .device." >&2
+    exit 2
+fi
+PYTHON=${PYTHON:-python3}
+SITE=/tmp/seedcat_site
+wheels=.device/wheels
+if ! "$PYTHON" -c 'import sys, pyarrow; sys.exit(int(pyarrow.__version__.split(".")[0]) < 24)' 2>/dev/null; then
+    echo "pyarrow older than 24 here: installing datasets 4.4.1 instead of 5.2.0"
+    mkdir -p /tmp/seedcat_wheels && cp .device/wheels/*.whl /tmp/seedcat_wheels/
+    rm /tmp/seedcat_wheels/{datasets,dill,multiprocess,fsspec}-*.whl
+    cp .device/wheels-old-pyarrow/*.whl /tmp/seedcat_wheels/
+    wheels=/tmp/seedcat_wheels
+fi
+if ! "$PYTHON" -c 'import datasets, evaluate' 2>/dev/null; then  # the GPU image lacks them; a dev venv has them
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
+        "$wheels"/*.whl || { echo "error: installing the carried wheels failed" >&2; exit 1; }
+    export PYTHONPATH="$SITE"
+fi
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD"
+export HF_SEEDCAT_MNIST_DIR="$PWD/.device/mnist" HF_SEEDCAT_CODE_VERSION="$(cat .device/CODE_VERSION)"
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+export HF_DATASETS_CACHE=/tmp/seedcat_hf_cache MPLBACKEND=Agg
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
+exec "$PYTHON" bench/device/gpu_session.py --out "$OUT" "$@"
