@@ -160,14 +160,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--work", default="/tmp/seedcat_gpu", help="Where runs write (not brought back whole).")
     parser.add_argument("--part", choices=PARTS, default="main")
     parser.add_argument("--budget_s", type=float, default=500, help="Seconds from start to the run deadline.")
-    parser.add_argument("--workers", type=int, default=12, help="Training runs at a time.")
-    parser.add_argument("--test_workers", type=int, default=3, help="pytest-xdist workers (0: no tests).")
+    parser.add_argument("--workers", type=int, default=14, help="Training runs at a time.")
+    parser.add_argument("--test_workers", type=int, default=2, help="pytest-xdist workers (0: no tests).")
     parser.add_argument("--bench_timeout_s", type=float, default=120)
     parser.add_argument("--rehearse", action="store_true", help="CPU dress rehearsal: tiny runs, two tests.")
     args = parser.parse_args(argv)
     if args.rehearse:
-        args.budget_s = min(args.budget_s, 240)
+        args.budget_s = min(args.budget_s, 400)
         args.workers = min(args.workers, 2)
+        args.test_workers = min(args.test_workers, 1)
     return args
 
 
@@ -194,11 +195,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     test_selection: list[str] = []
     if args.rehearse:
         run_flags += ["--max_steps", "20", "--max_digits", "3000", "--checkpoint_freq", "10", "--regroup_steps", "10"]
+        run_flags += ["--eval_splits", "selection", "--per_device_eval_batch_size", "256"]
         bench_flags = ["--device", "cpu", "--rounds", "1", "--steps", "2", "--max_digits", "3000"]
         test_selection = ["tests/test_weighting.py", "tests/test_sampling.py"]
     elif not cuda:
         say("error: no CUDA device; use --rehearse on a CPU.")
         return 2
+
+    tests = None
+    test_log = os.path.join(args.out, "tests.log")
+    if args.part == "main" and args.test_workers:
+        command = [sys.executable, "-m", "pytest", "-q", "-rfEs", "--durations=15", "-p", "no:cacheprovider"]
+        command += ["-n", str(args.test_workers)] if args.test_workers > 1 else []  # pytest-xdist
+        command += ["--junitxml", os.path.join(args.out, "tests.xml"), *test_selection]
+        env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+        tests = subprocess.Popen(command, stdout=open(test_log, "w"), stderr=subprocess.STDOUT, cwd=REPO, env=env)
+        say(f"tests started: {' '.join(command[2:])}")
 
     if args.part == "main":
         bench_log = os.path.join(args.out, "bench_step_time.log")
@@ -216,14 +228,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 status = "timed out"
         say(f"step-time benchmark: {status}")
-
-    tests = None
-    test_log = os.path.join(args.out, "tests.log")
-    if args.part == "main" and args.test_workers:
-        command = [sys.executable, "-m", "pytest", "-q", "-rfEs", "--durations=15", "-p", "no:cacheprovider"]
-        command += ["-n", str(args.test_workers), "--junitxml", os.path.join(args.out, "tests.xml"), *test_selection]
-        tests = subprocess.Popen(command, stdout=open(test_log, "w"), stderr=subprocess.STDOUT, cwd=REPO)
-        say(f"tests started: {' '.join(command[2:])}")
 
     jobs = planned_jobs(args.part, args.work, run_flags)
     if args.rehearse:

@@ -30,4 +30,17 @@ export HF_SEEDCAT_MNIST_DIR="$PWD/.device/mnist" HF_SEEDCAT_CODE_VERSION="$(cat 
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 export HF_DATASETS_CACHE=/tmp/seedcat_hf_cache MPLBACKEND=Agg
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
+# Many small training processes share one GPU: NVIDIA's MPS lets their kernels run side by side instead of
+# time-slicing the device between them. Kept only if a CUDA client then works; otherwise plain sharing.
+if [ -z "${NO_MPS:-}" ] && command -v nvidia-cuda-mps-control >/dev/null 2>&1; then
+    export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps_pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps_log
+    mkdir -p $CUDA_MPS_PIPE_DIRECTORY $CUDA_MPS_LOG_DIRECTORY
+    if nvidia-cuda-mps-control -d && timeout 60 "$PYTHON" -c 'import torch; torch.ones(1).cuda().sum().item()'; then
+        echo "MPS: on"
+    else
+        echo quit | nvidia-cuda-mps-control 2>/dev/null; sleep 1
+        unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+        echo "MPS: not available, plain time-slicing"
+    fi
+fi
 exec "$PYTHON" bench/device/gpu_session.py --out "$OUT" "$@"
