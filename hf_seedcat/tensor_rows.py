@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import datasets
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -38,9 +39,17 @@ class TensorRows(Dataset):
 
     def __getitems__(self, indices: list[int]) -> list[dict[str, torch.Tensor]]:
         # Gather each column once, then hand out row views: what a collator expects, at tensor speed.
-        picked = torch.as_tensor(indices, dtype=torch.long)
-        gathered = {name: values[picked] for name, values in self.columns.items()}
+        picked = np.asarray(indices, dtype=np.int64)
+        gathered = {name: _gather(values, picked) for name, values in self.columns.items()}
         return [{name: values[i] for name, values in gathered.items()} for i in range(len(indices))]
+
+
+def _gather(values: torch.Tensor, picked: np.ndarray) -> torch.Tensor:
+    """``values[picked]``, through NumPy for CPU tensors: torch's multi-threaded gather of a few hundred rows
+    costs 2-30 ms on a busy 2-core CPU (thread start-up and contention), NumPy's single-threaded copy 0.1 ms."""
+    if values.device.type == "cpu" and values.dtype != torch.bfloat16:
+        return torch.from_numpy(values.numpy()[picked])
+    return values[torch.from_numpy(picked).to(values.device)]
 
 
 def as_tensor_rows(dataset: Any, max_bytes: int = MAX_TENSOR_BYTES) -> TensorRows | None:

@@ -238,7 +238,7 @@ class SeedCatTrainer(Trainer):
         self.group_names = [f"{unit}:{j}" if k > 1 else unit for unit in self.unit_names for j in range(k)]
         self._install_groups()
         if self.weights is None:
-            self.weights = GroupWeights(len(self.group_names), self.args.dro_eta)
+            self.weights = GroupWeights(len(self.group_names), self.args.dro_eta, device=self.args.device)
         else:
             self.weights.reset(len(self.group_names))
         self._group_loss_sum = None
@@ -453,7 +453,7 @@ class SeedCatTrainer(Trainer):
         saved.check_compatible(self.seed_category_state(), checkpoint)
         self.group_ids = torch.tensor(saved.group_ids, dtype=torch.long)
         self.group_names = saved.group_names
-        self.weights = GroupWeights(len(saved.group_names), saved.eta)
+        self.weights = GroupWeights(len(saved.group_names), saved.eta, device=self.args.device)
         self.weights.load_state_dict({"q": saved.q, "eta": saved.eta})
         self.last_regroup_step = saved.last_regroup_step
         if self._remembers:

@@ -13,11 +13,12 @@ class GroupWeights:
     device of the losses it is updated from: a GPU step then never waits to copy ``q`` to or from the host.
     """
 
-    def __init__(self, num_groups: int, eta: float) -> None:
+    def __init__(self, num_groups: int, eta: float, device: torch.device | str | None = None) -> None:
+        """``device``: where the losses will be (the model's device), so ``q`` never has to move there."""
         if num_groups < 1:
             raise ValueError(f"GroupWeights needs at least one group, got {num_groups}.")
         self.eta = eta
-        self.q = torch.full((num_groups,), 1.0 / num_groups)
+        self.q = torch.full((num_groups,), 1.0 / num_groups, device=device)
 
     @property
     def num_groups(self) -> int:
@@ -50,5 +51,5 @@ class GroupWeights:
         return {"q": self.q.tolist(), "eta": self.eta}
 
     def load_state_dict(self, state: dict[str, object]) -> None:
-        self.q = torch.tensor(state["q"], dtype=torch.float32)
+        self.q = torch.tensor(state["q"], dtype=torch.float32, device=self.q.device)
         self.eta = float(state["eta"])

@@ -86,7 +86,12 @@ def test_two_processes_hold_identical_groups_and_q(tmp_path, mnist_digits, sourc
     command += ["--regroup_steps", "5", "--save_steps", "12", "--max_digits", "2000", "--checkpoint_freq", "6"]
     command += ["--use_cpu", "--disable_tqdm", "true", "--output_dir", str(tmp_path), "--regroup_source", source]
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"}
+        command,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        # Two processes on CPU under gloo; a visible GPU is hidden (two processes cannot share one under NCCL).
+        env={**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     states = [json.load(open(tmp_path / "checkpoint-12" / f"seedcat_state_{i}.json")) for i in range(2)]

@@ -62,6 +62,8 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the cache at an empty temp folder and forget any configured MNIST folder."""
     monkeypatch.setenv("HF_SEEDCAT_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("HF_SEEDCAT_MNIST_DIR", raising=False)
+    # The Hub routes are simulated in these tests; a machine set offline (HF_HUB_OFFLINE=1) must not skip them.
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
     return tmp_path / "cache" / "mnist"
 
 
