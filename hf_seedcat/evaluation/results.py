@@ -43,6 +43,7 @@ class ResultsJsonlCallback(TrainerCallback):
         self._step_times: list[float] = []
         self._step_start = 0.0
         self._last_loss: float | None = None
+        self.code_version = code_version()  # now, before the checkout can change under a long run
 
     def on_train_begin(self, args, state, control, **kwargs):
         if self.is_main_process and os.path.exists(self.path):
@@ -78,7 +79,7 @@ class ResultsJsonlCallback(TrainerCallback):
             "loss": self._last_loss,
             "step_time": sum(self._step_times) / len(self._step_times) if self._step_times else None,
             "mem_gb": peak_memory_gb(),
-            "code_version": code_version(),
+            "code_version": self.code_version,
             **self._pending,
         }
         self._pending = {}
