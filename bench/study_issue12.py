@@ -90,7 +90,8 @@ def commands(args: argparse.Namespace, extra: list[str]) -> list[tuple[str, list
                 folder = run_folder(args.output_root, arm, test_envs, seed)
                 command = [sys.executable, str(ROOT / "scripts" / "run_dg.py"), "--dataset", "ColoredMNIST"]
                 command += ["--test_envs", *map(str, test_envs), "--seed", str(seed), "--trial_seed", str(seed)]
-                command += ["--max_steps", str(args.max_steps), "--checkpoint_freq", str(args.checkpoint_freq)]
+                freq = min(args.checkpoint_freq, args.max_steps)  # a smoke run still writes results.jsonl
+                command += ["--max_steps", str(args.max_steps), "--checkpoint_freq", str(freq)]
                 command += ["--attribute_columns", "color_agrees", "--output_dir", folder, "--disable_tqdm", "true"]
                 if args.max_digits:
                     command += ["--max_digits", str(args.max_digits)]
