@@ -42,7 +42,7 @@ ARMS: dict[str, list[str]] = {
     "seedcat_keep_q": ["--algorithm", "seedcat", "--keep_q_on_regroup"],
     "seedcat_loss_average3": ["--algorithm", "seedcat", "--regroup_loss_average", "3"],
     "seedcat_once500": ["--algorithm", "seedcat", "--regroup_once_at", "500"],
-    "seedcat_domain_class": ["--algorithm", "seedcat", "--group_by", "domain_class"],
+    "seedcat_start500": ["--algorithm", "seedcat", "--regroup_start", "500"],  # suggested by the composition
     "groupdro_true_groups": ["--algorithm", "groupdro", "--group_column", "color_agrees"],  # UPPER BOUND
 }
 UPPER_BOUNDS = {"groupdro_true_groups"}

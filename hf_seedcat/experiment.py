@@ -319,6 +319,7 @@ def run_hparams(config: SeedCatConfig) -> dict[str, Any]:
         "keep_q_on_regroup": config.keep_q_on_regroup,
         "regroup_loss_average": config.regroup_loss_average,
         "regroup_once_at": config.regroup_once_at,
+        "regroup_start": config.regroup_start,
         "group_column": config.group_column,
     }
 

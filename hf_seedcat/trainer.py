@@ -28,7 +28,7 @@ from .hub import model_card
 from .indexed_dataset import IndexedDataset
 from .memory import TrainingLossMemory
 from .regroup import GROUP_COLUMN, INDEX_COLUMN, RegroupCallback, accepts_output_features, score_samples
-from .regroup_variants import LossHistory, before_one_shot
+from .regroup_variants import LossHistory, before_one_shot, first_grouping_step
 from .sampling import GroupBalancedBatchSampler
 from .state import SeedCategoryState, check_process_copies_agree
 from .tensor_rows import TensorRowsCache
@@ -257,11 +257,12 @@ class SeedCatTrainer(Trainer):
         one" between two redistributions): a group id now names a different set of samples, so the
         weight it had earned no longer describes it (``keep_q_on_regroup`` keeps it instead). Static
         groupings (GroupDRO's domains) are computed once and keep their ``q``, which is exactly GroupDRO.
-        A one-shot run (``regroup_once_at``) samples the domains equally until its single grouping.
+        A one-shot or warm-up run (``regroup_once_at``, ``regroup_start``) samples the domains equally, with
+        the plain mean loss, until its first grouping.
         """
         self._ensure_units()
-        once_at = self.args.regroup_once_at
-        grouper = self._unit_grouper if once_at is not None and step < once_at else self.grouper
+        first = first_grouping_step(self.args)  # one-shot or warm-up: the domains until then
+        grouper = self._unit_grouper if first is not None and step < first else self.grouper
         if grouper.static and self.group_ids is not None:
             return
         start = time.perf_counter()

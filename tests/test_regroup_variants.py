@@ -140,6 +140,9 @@ def test_regroup_schedule():
     assert [s for s in range(1, 10) if regroup_due(s, 9, paper)] == [3, 6]
     once = types.SimpleNamespace(regroup_steps=3, regroup_once_at=4)
     assert [s for s in range(1, 10) if regroup_due(s, 9, once)] == [4]
+    warm = types.SimpleNamespace(regroup_steps=3, regroup_once_at=None, regroup_start=2)
+    assert [s for s in range(1, 10) if regroup_due(s, 9, warm)] == [2, 5, 8]
+    assert before_one_shot(warm, 0) and not before_one_shot(warm, 2)
     assert before_one_shot(once, None) and before_one_shot(once, 0) and not before_one_shot(once, 4)
     assert not before_one_shot(paper, None)
 
@@ -197,3 +200,16 @@ def test_groupdro_on_true_groups_uses_domain_times_the_column(tmp_path):
     assert [s for s, *_ in trainer.regroups] == [0]  # static groups, q never restarts
     with pytest.raises(ValueError, match="use --algorithm groupdro"):
         _config(tmp_path, group_column="color_agrees")
+
+
+def test_warm_up_trains_erm_then_regroups_every_t0_from_its_start(tmp_path, dataset):
+    trainer = RecordingTrainer(
+        model=_model(), args=_config(tmp_path, regroup_start=2, max_steps=8), train_dataset=dataset
+    )
+    trainer.train()
+    assert [(step, n) for step, _, _, n in trainer.regroups] == [(0, 3), (2, 6), (5, 6)]
+    for per_sample, groups, loss in trainer.objectives[:2]:  # ERM on the domains before step 2
+        assert groups.max() < 3 and torch.allclose(loss, per_sample.mean())
+    assert torch.allclose(trainer.regroups[2][2], torch.full((6,), 1 / 6))  # later regroups restart q as the paper
+    with pytest.raises(ValueError, match="excludes regroup_once_at"):
+        _config(tmp_path, regroup_start=2, regroup_once_at=4)
