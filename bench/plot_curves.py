@@ -1,6 +1,7 @@
 """Accuracy over training steps, one line per algorithm, with the regroup steps marked.
 
-    python bench/plot_curves.py --runs bench/results/gpu-h200/ColoredMNIST/*_test2_trial0_hp0 --test_env 2 --output curves.png
+    python bench/plot_curves.py --runs bench/results/gpu-h200/ColoredMNIST/*_test2_trial0_hp0 --test_env 2 \
+        --output curves.png
 
 Reads each run folder's ``results.jsonl`` (labelled by its algorithm and trial); draws the test
 environment's in-split accuracy (solid) and the mean out-split accuracy of the training environments

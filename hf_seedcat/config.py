@@ -32,6 +32,19 @@ class SeedCatConfig(TrainingArguments):
     Parameters of the weighting:
         dro_eta: eta in ``q_g <- q_g * exp(eta * loss_g)`` (0.01, from GroupDRO and the paper).
 
+    Variants of the regroup (issue 12; the paper's behaviour is the default of each). None reads the
+    test environment or an attribute column:
+        keep_q_on_regroup: keep ``q`` across regroups instead of restarting it at uniform.
+        regroup_loss_average: regroup on each sample's loss averaged over the last N scoring passes.
+        regroup_once_at: one-shot seed categories, found once at step T and kept (with ``q``) after it.
+        regroup_start: ERM warm-up to step T, then the paper's regroups at T, T + t0, ...
+
+    Ground truth that never trains:
+        attribute_columns: columns that, with the label, define *evaluation* groups (per-group,
+            worst-group and mean-over-groups accuracy); they never reach the model, grouping or sampler.
+        group_column: GroupDRO/ERM on domain x this column's values: an upper bound that reads the
+            attributes (e.g. ``color_agrees``), labelled as such; not a method.
+
     The batch: ``per_device_train_batch_size`` is the *total* batch of one process for one step. It is
     divided equally among the groups in play (seed categories for ``seedcat``, domains otherwise), as
     the paper keeps the total fixed; with G groups each gets ``per_device_train_batch_size // G``
@@ -84,6 +97,56 @@ class SeedCatConfig(TrainingArguments):
         default=0.5,
         metadata={"help": "With regroup_source=memory: weight of the old value when a sample is seen again."},
     )
+    keep_q_on_regroup: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep q across regroups instead of restarting it at uniform (the paper restarts). With loss "
+            "quantiles, group k of a domain keeps its meaning (its k-th hardest quarter), so the weight it "
+            "earned may still apply; restarting makes every regroup a fresh start of the min-max game."
+        },
+    )
+    regroup_loss_average: int = field(
+        default=1,
+        metadata={
+            "help": "Regroup on each sample's loss averaged over the last N scoring passes (1: the current pass "
+            "only, the paper). Hysteresis: a sample must stay hard over several passes to move, so one swing "
+            "of the model (e.g. from colour to shape) does not reshuffle every category at once."
+        },
+    )
+    regroup_once_at: int | None = field(
+        default=None,
+        metadata={
+            "help": "One-shot seed categories (JTT/GEORGE's idea with the paper's K quantiles): train plain ERM on "
+            "domain-balanced batches until step T, group once at T from that model, then keep the groups and "
+            "q to the end (regroup_steps is ignored). The first model's mistakes define the minority; later "
+            "models, once fitted to it, cannot redefine it."
+        },
+    )
+    regroup_start: int | None = field(
+        default=None,
+        metadata={
+            "help": "Warm-up: train plain ERM on domain-balanced batches until step T, form the first seed "
+            "categories at T from that model, then regroup every regroup_steps after T as the paper does. "
+            "Measured on ColoredMNIST (bench/results/composition): the paper's step-0 categories come from the "
+            "random initial model and put the true minority in the EASIEST category (precision 0 in the hardest)."
+        },
+    )
+    attribute_columns: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Columns that define evaluation groups together with the label (e.g. color_agrees): every "
+            "evaluation reports per-group, worst-group and mean-over-groups accuracy. They never reach the "
+            "model, the grouping or the sampler."
+        },
+    )
+    group_column: str | None = field(
+        default=None,
+        metadata={
+            "help": "UPPER BOUND, reads ground truth: with algorithm groupdro (or erm), use domain x this "
+            "column's values as the groups (e.g. color_agrees: GroupDRO on the true minority). Not a method "
+            "for data without known groups."
+        },
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -105,3 +168,34 @@ class SeedCatConfig(TrainingArguments):
             raise ValueError(f"memory_decay must be in [0, 1), got {self.memory_decay}.")
         if not self.domain_column:
             raise ValueError("domain_column must name a dataset column, got an empty string.")
+        if self.regroup_loss_average < 1:
+            raise ValueError(f"regroup_loss_average must be at least 1 (passes), got {self.regroup_loss_average}.")
+        if self.regroup_once_at is not None:
+            if self.regroup_once_at < 1:
+                raise ValueError(f"regroup_once_at must be a positive step, got {self.regroup_once_at}.")
+            if self.algorithm != "seedcat":
+                raise ValueError(f"regroup_once_at is a seedcat variant; algorithm is {self.algorithm!r}.")
+        if self.regroup_start is not None:
+            if self.regroup_start < 1:
+                raise ValueError(f"regroup_start must be a positive step, got {self.regroup_start}.")
+            if self.algorithm != "seedcat" or self.regroup_once_at is not None:
+                raise ValueError(
+                    "regroup_start is a seedcat variant and excludes regroup_once_at (which already starts at T); "
+                    f"algorithm is {self.algorithm!r}, regroup_once_at {self.regroup_once_at}."
+                )
+        if self.group_column is not None:
+            if self.algorithm == "seedcat":
+                raise ValueError(
+                    "group_column gives known groups to groupdro or erm (an upper bound); seedcat finds its own, "
+                    "so use --algorithm groupdro with it."
+                )
+            if self.group_column in (self.domain_column, "labels"):
+                raise ValueError(f"group_column must be an attribute column, not {self.group_column!r}.")
+        if self.attribute_columns is not None:
+            self.attribute_columns = list(self.attribute_columns)
+            reserved = [c for c in self.attribute_columns if c in (self.domain_column, "labels")]
+            if reserved or len(set(self.attribute_columns)) != len(self.attribute_columns):
+                raise ValueError(
+                    f"attribute_columns must name distinct columns other than the domain and labels, got "
+                    f"{self.attribute_columns}."
+                )

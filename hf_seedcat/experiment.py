@@ -240,7 +240,7 @@ def run_experiment(
         eval_dataset=eval_datasets,
         data_collator=built.data_collator,
         processing_class=built.processing_class,
-        compute_metrics=DomainAccuracy(data.environments),
+        compute_metrics=DomainAccuracy(data.environments, config.attribute_columns),
         callbacks=[callback, *callbacks],
     )
     resume = config.resume_from_checkpoint
@@ -316,6 +316,11 @@ def run_hparams(config: SeedCatConfig) -> dict[str, Any]:
         "group_by": config.group_by,
         "grouping": config.grouping,
         "bf16": config.bf16,
+        "keep_q_on_regroup": config.keep_q_on_regroup,
+        "regroup_loss_average": config.regroup_loss_average,
+        "regroup_once_at": config.regroup_once_at,
+        "regroup_start": config.regroup_start,
+        "group_column": config.group_column,
     }
 
 

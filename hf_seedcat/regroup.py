@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from transformers import TrainerCallback
 
+from .regroup_variants import regroup_due
+
 INDEX_COLUMN = "seedcat_index"
 GROUP_COLUMN = "seedcat_group"
 
@@ -67,9 +69,10 @@ def accepts_output_features(model: torch.nn.Module) -> bool:
 class RegroupCallback(TrainerCallback):
     """Regroups before the first step (unless a checkpoint restored the groups) and every ``regroup_steps``.
 
-    The periodic regroup runs at the end of the step that completes a multiple of ``regroup_steps``:
-    after the optimizer step and before the next batch is fetched or a checkpoint is saved, so the next
-    batch is drawn from the new groups and a checkpoint at that step already holds them.
+    The periodic regroup runs at the end of the step that completes a multiple of ``regroup_steps``
+    (or at ``regroup_once_at`` only, for one-shot categories): after the optimizer step and before the
+    next batch is fetched or a checkpoint is saved, so the next batch is drawn from the new groups and a
+    checkpoint at that step already holds them.
     """
 
     def __init__(self, trainer: Any) -> None:
@@ -80,6 +83,5 @@ class RegroupCallback(TrainerCallback):
             self.trainer.regroup(state.global_step)
 
     def on_step_end(self, args, state, control, **kwargs):
-        step = state.global_step
-        if step % args.regroup_steps == 0 and step < state.max_steps:
-            self.trainer.regroup(step)
+        if regroup_due(state.global_step, state.max_steps, args):
+            self.trainer.regroup(state.global_step)

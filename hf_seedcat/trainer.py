@@ -19,13 +19,16 @@ from torch.utils.data import DataLoader, Subset
 from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
+from .analysis.composition import GroupCompositionCallback
 from .config import SeedCatConfig
+from .data_scripts import KNOWN_ATTRIBUTE_COLUMNS
 from .grouping import GroupingInputs, create_grouper
-from .grouping.units import make_units
+from .grouping.units import make_units, split_units_by
 from .hub import model_card
 from .indexed_dataset import IndexedDataset
 from .memory import TrainingLossMemory
 from .regroup import GROUP_COLUMN, INDEX_COLUMN, RegroupCallback, accepts_output_features, score_samples
+from .regroup_variants import LossHistory, before_one_shot, first_grouping_step
 from .sampling import GroupBalancedBatchSampler
 from .state import SeedCategoryState, check_process_copies_agree
 from .tensor_rows import TensorRowsCache
@@ -89,7 +92,14 @@ class SeedCatTrainer(Trainer):
         self._tensor_rows = TensorRowsCache()  # in-memory datasets read as tensors (tensor_rows.py)
         # Non-finite checks of accelerator steps wait for the next log, so a step never waits for the device.
         self._pending_finite_checks: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
+        # The per-sample losses the last regroup ranked (after any averaging), for the composition report.
+        self.regroup_losses: torch.Tensor | None = None
+        self.loss_history = LossHistory(config.regroup_loss_average)
+        self._unit_grouper = create_grouper("unit")  # a one-shot run's groups before its single grouping
+        self._check_attribute_columns()
         self.add_callback(RegroupCallback(self))
+        # After RegroupCallback, so it sees each regroup's new groups; it does nothing without attribute columns.
+        self.add_callback(GroupCompositionCallback(self))
 
     # ---- data ---------------------------------------------------------------------------------
 
@@ -98,6 +108,8 @@ class SeedCatTrainer(Trainer):
         if self._signature_columns is None:
             super()._set_signature_columns_if_needed()
             self._signature_columns += [self.args.domain_column, INDEX_COLUMN, GROUP_COLUMN]
+            # Evaluation groups need their attributes in the batch; _split_batch takes them out before the model.
+            self._signature_columns += list(self.args.attribute_columns or [])
 
     def _remove_unused_columns(self, dataset: Any, description: str | None = None) -> Any:
         """Leave a dataset with a transform alone: its raw columns (image paths, text) are what the
@@ -184,13 +196,39 @@ class SeedCatTrainer(Trainer):
         return self.accelerator.prepare(loader)
 
     def _split_batch(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], torch.Tensor, dict[str, Any]]:
-        """Separate model inputs from labels and the columns the model must not see."""
+        """Separate model inputs from labels and the columns the model must not see: the domain, our ids,
+        and every attribute column (named or built in), which are ground truth for evaluation only."""
         inputs = dict(inputs)
         labels = inputs.pop("labels")
-        extras = {
-            key: inputs.pop(key) for key in (self.args.domain_column, INDEX_COLUMN, GROUP_COLUMN) if key in inputs
-        }
+        hidden = (self.args.domain_column, INDEX_COLUMN, GROUP_COLUMN, *self._attribute_names)
+        extras = {key: inputs.pop(key) for key in hidden if key in inputs}
         return inputs, labels, extras
+
+    @property
+    def _attribute_names(self) -> tuple[str, ...]:
+        named = (*(self.args.attribute_columns or []), *([self.args.group_column] if self.args.group_column else []))
+        return tuple(dict.fromkeys((*named, *KNOWN_ATTRIBUTE_COLUMNS)))
+
+    def _check_attribute_columns(self) -> None:
+        """A named attribute (or group) column must exist in every dataset that will be read for it."""
+        named = list(self.args.attribute_columns or [])
+        datasets_to_check = {"training": self.train_dataset}
+        if isinstance(self.eval_dataset, dict):
+            datasets_to_check.update({f"evaluation ({k})": v for k, v in self.eval_dataset.items()})
+        elif self.eval_dataset is not None:
+            datasets_to_check["evaluation"] = self.eval_dataset
+        for label, dataset in datasets_to_check.items():
+            columns = getattr(dataset, "column_names", None)
+            wanted = named + ([self.args.group_column] if self.args.group_column and label == "training" else [])
+            if columns is None or not wanted:
+                continue
+            missing = [c for c in wanted if c not in columns]
+            if missing:
+                flag = "--group_column" if missing == [self.args.group_column] else "--attribute_columns"
+                raise ValueError(
+                    f"{flag}: the {label} dataset has no column {', '.join(map(repr, missing))}; "
+                    f"its columns are {columns}."
+                )
 
     # ---- seed categories ----------------------------------------------------------------------
 
@@ -207,17 +245,25 @@ class SeedCatTrainer(Trainer):
         self.units, self.unit_names = make_units(
             columns[self.args.domain_column], columns["labels"], self.group_by, domain_names
         )
+        if self.args.group_column:  # the upper bound: known groups, domain x attribute value
+            column = self.args.group_column
+            values = torch.as_tensor(self.train_dataset.select_columns([column]).with_format("numpy")[column])
+            self.units, self.unit_names = split_units_by(self.units, self.unit_names, values, column)
 
     def regroup(self, step: int) -> None:
         """Recompute the seed categories from the current model and restart ``q``.
 
         ``q`` restarts at uniform at every redistribution, as in the paper (q is "initialized to all
         one" between two redistributions): a group id now names a different set of samples, so the
-        weight it had earned no longer describes it. Static groupings (GroupDRO's domains) are
-        computed once and keep their ``q``, which is exactly GroupDRO.
+        weight it had earned no longer describes it (``keep_q_on_regroup`` keeps it instead). Static
+        groupings (GroupDRO's domains) are computed once and keep their ``q``, which is exactly GroupDRO.
+        A one-shot or warm-up run (``regroup_once_at``, ``regroup_start``) samples the domains equally, with
+        the plain mean loss, until its first grouping.
         """
         self._ensure_units()
-        if self.grouper.static and self.group_ids is not None:
+        first = first_grouping_step(self.args)  # one-shot or warm-up: the domains until then
+        grouper = self._unit_grouper if first is not None and step < first else self.grouper
+        if grouper.static and self.group_ids is not None:
             return
         start = time.perf_counter()
         model = self.model_wrapped if self.model_wrapped is not None else self.model
@@ -228,18 +274,21 @@ class SeedCatTrainer(Trainer):
                 f"{type(self.model).__name__}.forward has no output_features argument."
             )
         losses, features = None, None
-        if self.grouper.requires and self._remembers:
+        if grouper.requires and self._remembers:
             losses, features = self._values_from_memory(model, step, with_features)
-        elif self.grouper.requires:  # GroupDRO's and ERM's domains need no pass over the data
+        elif grouper.requires:  # GroupDRO's and ERM's domains need no pass over the data
             losses, features = self._score(model, with_features)
+        if losses is not None:
+            losses = self.loss_history.push(losses)  # the paper's window of 1 returns them unchanged
+        self.regroup_losses = losses
         inputs = GroupingInputs(units=self.units, num_units=len(self.unit_names), losses=losses, features=features)
-        self.group_ids = self.grouper(inputs)
-        k = self.grouper.groups_per_unit
+        self.group_ids = grouper(inputs)
+        k = grouper.groups_per_unit
         self.group_names = [f"{unit}:{j}" if k > 1 else unit for unit in self.unit_names for j in range(k)]
         self._install_groups()
-        if self.weights is None:
+        if self.weights is None or self.weights.num_groups != len(self.group_names):
             self.weights = GroupWeights(len(self.group_names), self.args.dro_eta, device=self.args.device)
-        else:
+        elif not self.args.keep_q_on_regroup:
             self.weights.reset(len(self.group_names))
         self._group_loss_sum = None
         self._group_loss_steps = 0
@@ -335,11 +384,14 @@ class SeedCatTrainer(Trainer):
         prediction_loss_only: bool,
         ignore_keys: list[str] | None = None,
     ):
-        """Trainer's step, with each sample's domain returned beside its label for per-domain metrics."""
+        """Trainer's step, with each sample's domain (and, with ``attribute_columns``, its attributes as one
+        int64 [batch, A] tensor) returned beside its label, for per-domain and per-group metrics."""
         domains = inputs.get(self.args.domain_column)
+        named = self.args.attribute_columns or []
+        attributes = torch.stack([inputs[c].long() for c in named], dim=1) if named and named[0] in inputs else None
         loss, logits, labels = super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
-        if domains is not None and labels is not None:
-            labels = (labels, domains)
+        if labels is not None and (domains is not None or attributes is not None):
+            labels = (labels, *(t for t in (domains, attributes) if t is not None))
         return loss, logits, labels
 
     def _group_objective(self, per_sample: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
@@ -353,7 +405,7 @@ class SeedCatTrainer(Trainer):
         group_losses = global_sums / global_counts.clamp(min=1)
         self._record_group_losses(group_losses)
 
-        if self.args.algorithm == "erm":
+        if self.args.algorithm == "erm" or before_one_shot(self.args, self.last_regroup_step):
             return per_sample.mean()
         self.weights.update(group_losses)
         # This process's share of sum_g q_g * mean_g; DDP averages gradients over processes, hence the
@@ -425,6 +477,7 @@ class SeedCatTrainer(Trainer):
         self.seed_category_state().save(staged, self.args.process_index)
         if self.memory is not None:
             self.memory.save(staged, self.args.process_index)
+        self.loss_history.save(staged, self.args.process_index)
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
             final = os.path.join(run_dir, name)
@@ -458,6 +511,7 @@ class SeedCatTrainer(Trainer):
         self.last_regroup_step = saved.last_regroup_step
         if self._remembers:
             self._ensure_memory().load(checkpoint, self.args.process_index)
+        self.loss_history.load(checkpoint, self.args.process_index)
         self._install_groups()
 
     # ---- model card ---------------------------------------------------------------------------

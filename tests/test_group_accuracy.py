@@ -33,6 +33,7 @@ def test_evaluate_load_of_the_shipped_module_reports_every_domain_and_the_worst(
             "accuracy_group_a": 2 / 3,
             "accuracy_group_b": 2 / 3,
             "worst_group_accuracy": 2 / 3,
+            "group_mean_accuracy": 2 / 3,
         }
     )
     with pytest.raises(ValueError, match="2 domains for 3 predictions"):

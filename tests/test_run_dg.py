@@ -46,6 +46,7 @@ def test_short_run_writes_results_and_trains_every_parameter(tmp_path, monkeypat
     monkeypatch.setattr(modalities, "create_image_classifier", capture)
     argv = ["--algorithm", algorithm, "--max_digits", "3000", "--max_steps", "6", "--checkpoint_freq", "3"]
     argv += ["--regroup_steps", "3", "--output_dir", str(tmp_path), "--disable_tqdm", "true", "--use_cpu"]
+    argv += ["--attribute_columns", "color_agrees"]
     summary = run_experiment(*parse_arguments(argv))
 
     lines = [json.loads(line) for line in open(tmp_path / "results.jsonl")]
@@ -55,6 +56,11 @@ def test_short_run_writes_results_and_trains_every_parameter(tmp_path, monkeypat
             assert 0.0 <= line[f"env{env}_in_acc"] <= 1.0 and 0.0 <= line[f"env{env}_out_acc"] <= 1.0
         assert line["args"]["algorithm"] == algorithm and line["hparams"]["batch_size"] == 128
         assert line["step_time"] > 0 and line["loss"] > 0
+        for split in ("env0_in", "env1_out", "env2_in"):  # ground-truth groups: label x colour agreement
+            assert 0.0 <= line[f"{split}_worst_group_acc"] <= line[f"{split}_group_mean_acc"] <= 1.0
+            assert f"{split}_acc_group_y=1,color_agrees=0" in line
+    composition = [json.loads(line) for line in open(tmp_path / "group_composition.jsonl")]
+    assert [record["step"] for record in composition] == ([0, 3] if algorithm == "seedcat" else [0])
     trained = created["model"].state_dict()
     for name, initial in created["initial"].items():
         assert not torch.equal(initial, trained[name]), f"{name} did not change"

@@ -19,9 +19,16 @@ from .domain_dataset import (
 )
 from .mnist import MnistChecksumError, load_mnist
 
+#: Ground-truth columns the built-in datasets keep beside the inputs. They never train: the trainer drops
+#: them before the model even when nobody names them (e.g. with ``remove_unused_columns=False``).
+KNOWN_ATTRIBUTE_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(colored_mnist.ATTRIBUTE_COLUMNS + rotated_mnist.ATTRIBUTE_COLUMNS)
+)
+
 __all__ = [
     "DATASETS",
     "DomainDataset",
+    "KNOWN_ATTRIBUTE_COLUMNS",
     "MnistChecksumError",
     "domain_dataset_from_datasets",
     "domain_dataset_from_environments",

@@ -128,9 +128,14 @@ def split_in_out(
 
 
 def environment_dataset(
-    pixel_values: torch.Tensor, labels: torch.Tensor, env_index: int, environments: Sequence[str]
+    pixel_values: torch.Tensor,
+    labels: torch.Tensor,
+    env_index: int,
+    environments: Sequence[str],
+    attributes: dict[str, torch.Tensor] | None = None,
 ) -> datasets.Dataset:
-    """One environment as an in-memory torch-formatted Dataset with `pixel_values`, `labels`, `domain`.
+    """One environment as an in-memory torch-formatted Dataset with `pixel_values`, `labels`, `domain`, and
+    one int64 column per entry of `attributes` (ground truth for analysis; the trainer never trains on it).
 
     Built straight from Arrow buffers: `Dataset.from_dict` hashes and converts the whole array (~3 s per
     ColoredMNIST environment); this takes ~0.2 s.
@@ -139,19 +144,25 @@ def environment_dataset(
     y = np.ascontiguousarray(labels.detach().cpu().long().numpy())
     if x.ndim != 4 or len(x) != len(y):
         raise ValueError(f"expected pixel_values [n, c, h, w] and labels [n], got {x.shape} and {y.shape}")
+    extra = {name: np.ascontiguousarray(v.detach().cpu().long().numpy()) for name, v in (attributes or {}).items()}
+    for name, values in extra.items():
+        if name in ("pixel_values", "labels", "domain") or values.shape != y.shape:
+            raise ValueError(f"attribute column {name!r}: expected a new name and {len(y)} values, got {values.shape}")
     features = datasets.Features(
         {
             "pixel_values": datasets.Array3D(shape=tuple(x.shape[1:]), dtype="float32"),
             "labels": datasets.Value("int64"),
             "domain": datasets.ClassLabel(names=list(environments)),
+            **{name: datasets.Value("int64") for name in extra},
         }
     )
     domain = np.full(len(y), env_index, dtype=np.int64)
     pixels = pa.ExtensionArray.from_storage(features["pixel_values"](), _nested_list_array(x))
     columns = {"pixel_values": pixels, "labels": pa.array(y), "domain": pa.array(domain)}
+    columns.update({name: pa.array(values) for name, values in extra.items()})
     table = pa.table(columns, schema=features.arrow_schema)
     digest = xxhash.xxh64()
-    for part in (repr(features).encode(), x, y, domain):
+    for part in (repr(features).encode(), x, y, domain, *extra.values()):
         digest.update(part)
     dataset = datasets.Dataset(
         InMemoryTable(table), info=datasets.DatasetInfo(features=features), fingerprint=digest.hexdigest()
@@ -168,18 +179,22 @@ def domain_dataset_from_environments(
     trial_seed: int = 0,
     holdout_fraction: float = 0.2,
     checkpoint_freq: int = 100,
+    attributes: Sequence[dict[str, torch.Tensor]] | None = None,
 ) -> DomainDataset:
     """Wrap per-environment `(pixel_values, labels)` tensors and split each in/out like DomainBed.
 
     Gives the rows `split_in_out(env_ds, holdout_fraction, seed_hash(trial_seed, env_i))` gives, but splits
-    the tensors before building the Datasets, which is ~5x faster than gathering Arrow rows.
+    the tensors before building the Datasets, which is ~5x faster than gathering Arrow rows. `attributes`
+    (one dict of per-sample tensors per environment) become extra columns, split with the same keys.
     """
     in_splits, out_splits = [], []
     for env_i, (x, y) in enumerate(env_tensors):
         in_keys, out_keys = split_keys(len(x), holdout_fraction, seed_hash(trial_seed, env_i))
         in_keys_t, out_keys_t = torch.from_numpy(in_keys), torch.from_numpy(out_keys)
-        in_splits.append(environment_dataset(x[in_keys_t], y[in_keys_t], env_i, environments))
-        out_splits.append(environment_dataset(x[out_keys_t], y[out_keys_t], env_i, environments))
+        env_attributes = attributes[env_i] if attributes is not None else {}
+        for split, keys in ((in_splits, in_keys_t), (out_splits, out_keys_t)):
+            kept = {name: values[keys] for name, values in env_attributes.items()}
+            split.append(environment_dataset(x[keys], y[keys], env_i, environments, kept))
     return DomainDataset(
         name=name,
         environments=list(environments),

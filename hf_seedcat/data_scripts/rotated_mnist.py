@@ -1,4 +1,7 @@
-"""RotatedMNIST exactly as DomainBed builds it: environment i holds its digits rotated by ANGLES[i]."""
+"""RotatedMNIST exactly as DomainBed builds it: environment i holds its digits rotated by ANGLES[i].
+
+Rows also carry ``angle`` and ``digit`` as attribute columns that never train (see ``ColoredMNIST``).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from .mnist import mnist_environments
 
 ENVIRONMENTS = ["0", "15", "30", "45", "60", "75"]
 ANGLES = [0, 15, 30, 45, 60, 75]
+ATTRIBUTE_COLUMNS = ("angle", "digit")
 
 
 def rotate_digits(images: torch.Tensor, angle: float) -> torch.Tensor:
@@ -50,10 +54,15 @@ def rotated_mnist(
     n_envs = len(ENVIRONMENTS)
     envs = mnist_environments(n_envs, generator, digits=digits, data_dir=data_dir, max_digits=max_digits)
     rotated = [(rotate_digits(x, angle), y) for (x, y), angle in zip(envs, ANGLES, strict=True)]
+    attributes = [
+        {"angle": torch.full((len(y),), angle, dtype=torch.long), "digit": y.long()}
+        for (_, y), angle in zip(envs, ANGLES, strict=True)
+    ]
     return domain_dataset_from_environments(
         "RotatedMNIST",
         ENVIRONMENTS,
         rotated,
+        attributes=attributes,
         num_classes=10,
         trial_seed=trial_seed,
         holdout_fraction=holdout_fraction,

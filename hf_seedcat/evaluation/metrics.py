@@ -18,30 +18,62 @@ def load_group_accuracy() -> evaluate.EvaluationModule:
 
 
 class DomainAccuracy:
-    """``compute_metrics`` returning ``acc``, ``worst_domain_acc`` and ``acc_<domain>``.
+    """``compute_metrics`` returning ``acc``, ``worst_domain_acc`` and ``acc_<domain>``, and with attribute
+    names also ``acc_group_<group>``, ``worst_group_acc`` and ``group_mean_acc``.
 
     With a split named ``env0_in`` the keys become ``eval_env0_in_acc`` and so on. The domains come
     with the labels: ``SeedCatTrainer.prediction_step`` returns ``(labels, domains)`` when the
-    evaluation data has the domain column. Without domains only ``acc`` is reported.
+    evaluation data has the domain column, and ``(labels, domains, attributes)`` (attributes int64
+    [N, A], one column per ``attribute_names`` entry) with ``attribute_columns``. A group is the label
+    together with the attributes, named ``y=1,color_agrees=0``: worst-group accuracy over them is what
+    group-robustness papers report (Waterbirds' bird x background). Without domains only ``acc`` is
+    reported; without attributes no group keys.
     """
 
-    def __init__(self, domain_names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, domain_names: Sequence[str] | None = None, attribute_names: Sequence[str] | None = None
+    ) -> None:
         self.domain_names = list(domain_names) if domain_names is not None else None
+        self.attribute_names = list(attribute_names or [])
         self.metric = load_group_accuracy()
 
     def __call__(self, eval_pred: EvalPrediction) -> dict[str, float]:
         logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-        labels, domains = eval_pred.label_ids, None
+        labels, domains, attributes = eval_pred.label_ids, None, None
         if isinstance(labels, tuple):
-            labels, domains = labels
+            labels, *rest = labels
+            for part in rest:  # domains are one value per sample, attributes one row
+                if np.ndim(part) == 2:
+                    attributes = part
+                else:
+                    domains = part
+        groups = group_names(labels, attributes, self.attribute_names) if attributes is not None else None
         result = self.metric.compute(
             predictions=np.argmax(logits, axis=-1),
             references=labels,
             domains=domains,
+            groups=groups,
             domain_names=self.domain_names if domains is not None else None,
         )
         metrics = {"acc": result.pop("accuracy")}
-        if "worst_domain_accuracy" in result:
-            metrics["worst_domain_acc"] = result.pop("worst_domain_accuracy")
+        for kind in ("domain", "group"):
+            if f"worst_{kind}_accuracy" in result:
+                metrics[f"worst_{kind}_acc"] = result.pop(f"worst_{kind}_accuracy")
+        if "group_mean_accuracy" in result:
+            metrics["group_mean_acc"] = result.pop("group_mean_accuracy")
         metrics.update({f"acc_{key.removeprefix('accuracy_')}": value for key, value in result.items()})
         return metrics
+
+
+def group_names(labels: np.ndarray, attributes: np.ndarray, attribute_names: Sequence[str]) -> list[str]:
+    """Each sample's evaluation group, the label with its attributes: ``y=1,color_agrees=0``."""
+    attributes = np.asarray(attributes).reshape(len(labels), -1)
+    if attributes.shape[1] != len(attribute_names):
+        raise ValueError(f"Got {attributes.shape[1]} attribute values per sample for names {list(attribute_names)}.")
+    rows = np.concatenate([np.asarray(labels).reshape(-1, 1), attributes], axis=1).astype(np.int64)
+    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+    names = [
+        ",".join([f"y={row[0]}", *(f"{name}={value}" for name, value in zip(attribute_names, row[1:], strict=True))])
+        for row in unique.tolist()
+    ]
+    return [names[i] for i in np.asarray(inverse).reshape(-1)]

@@ -15,11 +15,13 @@ from transformers import TrainerCallback
 from ..provenance import code_version
 
 RESULTS_FILE = "results.jsonl"
+GROUP_KEYS = ("worst_group_acc", "group_mean_acc")  # per split, with attribute columns: env1_out_worst_group_acc
 
 
 class ResultsJsonlCallback(TrainerCallback):
     """Writes ``step``, ``epoch``, ``loss``, ``step_time``, ``mem_gb``, ``env{i}_{in,out}_acc``, args, hparams,
-    and ``code_version`` (``provenance.code_version``: the commit that made the line).
+    and ``code_version`` (``provenance.code_version``: the commit that made the line); with attribute columns
+    also ``env{i}_{in,out}_worst_group_acc``, ``..._group_mean_acc`` and ``..._acc_group_<group>``.
 
     ``Trainer.evaluate`` on a dict of splits reports each split separately; the line is written once
     every expected split of the current step has reported. On resume, lines past the checkpoint's
@@ -69,7 +71,13 @@ class ResultsJsonlCallback(TrainerCallback):
             key = f"eval_{name}_acc"
             if metrics and key in metrics:
                 self._pending[f"{name}_acc"] = float(metrics[key])
-        if len(self._pending) < len(self.split_names):
+                # With attribute columns: worst-group, mean-over-groups and per-group accuracy of the split.
+                prefix = f"eval_{name}_"
+                for metric, value in metrics.items():
+                    suffix = metric[len(prefix) :] if metric.startswith(prefix) else ""
+                    if suffix in GROUP_KEYS or suffix.startswith("acc_group_"):
+                        self._pending[f"{name}_{suffix}"] = float(value)
+        if sum(f"{name}_acc" in self._pending for name in self.split_names) < len(self.split_names):
             return
         record: dict[str, Any] = {
             "args": self.run_args,

@@ -42,3 +42,24 @@ def make_units(
         n_classes = int(labels.max()) + 1
         names = [f"{domain_name(int(k) // n_classes)}|class{int(k) % n_classes}" for k in present]
     return units, names
+
+
+def split_units_by(
+    units: torch.Tensor, unit_names: list[str], values: torch.Tensor, column: str
+) -> tuple[torch.Tensor, list[str]]:
+    """Cut every unit by the values of a known attribute: unit x value, named ``<unit>|<column>=<value>``.
+
+    This is how GroupDRO gets the *true* groups (e.g. domain x ``color_agrees``), an upper bound that
+    reads ground truth; seed categories never call it. Only pairs that occur exist, in sorted order.
+    """
+    values = values.long()
+    if len(values) != len(units):
+        raise ValueError(f"Column {column!r} has {len(values)} values for {len(units)} samples.")
+    present_values = torch.unique(values, sorted=True)
+    keys = units.long() * len(present_values) + torch.searchsorted(present_values, values)
+    present, new_units = torch.unique(keys, sorted=True, return_inverse=True)
+    names = [
+        f"{unit_names[int(k) // len(present_values)]}|{column}={int(present_values[int(k) % len(present_values)])}"
+        for k in present
+    ]
+    return new_units, names

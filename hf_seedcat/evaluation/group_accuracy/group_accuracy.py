@@ -23,7 +23,8 @@ Args:
 Returns:
     accuracy: over all samples.
     accuracy_<domain>, worst_domain_accuracy: when domains are given.
-    accuracy_group_<group>, worst_group_accuracy: when groups are given.
+    accuracy_group_<group>, worst_group_accuracy, group_mean_accuracy: when groups are given (the mean
+        over groups weighs every group equally, however small).
 Examples:
     >>> metric = evaluate.load("hf_seedcat/evaluation/group_accuracy")
     >>> metric.compute(predictions=[0, 1, 1], references=[0, 1, 0], domains=[0, 0, 1], domain_names=["a", "b"])
@@ -69,4 +70,6 @@ class GroupAccuracy(evaluate.Metric):
             prefix = "accuracy_" if kind == "domain" else "accuracy_group_"
             result.update({f"{prefix}{key}": acc for key, acc in per_key.items()})
             result[f"worst_{kind}_accuracy"] = min(per_key.values())
+            if kind == "group":
+                result["group_mean_accuracy"] = float(np.mean(list(per_key.values())))
         return result
