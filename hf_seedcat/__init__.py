@@ -6,11 +6,14 @@ After "Exploring and Utilizing Pattern Imbalance" (Mei et al.).
 from .analysis import GroupCompositionCallback, PatternImbalanceCallback, analyze_patterns, composition_figure
 from .config import SeedCatConfig
 from .evaluation import DomainAccuracy
+from .finite_checks import NonFiniteLossError
 from .grouping import create_grouper
 from .hub import load_model
 from .models import create_image_classifier
 from .regroup_variants import LossHistory
-from .trainer import NonFiniteLossError, SeedCatTrainer
+from .schedule import RegroupSchedule
+from .seed_categories import SeedCategories
+from .trainer import SeedCatTrainer
 from .weighting import GroupWeights
 
 __version__ = "0.1.0"
@@ -22,8 +25,10 @@ __all__ = [
     "LossHistory",
     "NonFiniteLossError",
     "PatternImbalanceCallback",
+    "RegroupSchedule",
     "SeedCatConfig",
     "SeedCatTrainer",
+    "SeedCategories",
     "analyze_patterns",
     "composition_figure",
     "create_grouper",

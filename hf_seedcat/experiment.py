@@ -14,8 +14,9 @@ from transformers import HfArgumentParser, TrainerCallback, TrainerState, set_se
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import get_last_checkpoint
 
+from .analysis.composition import GroupCompositionCallback
 from .config import SeedCatConfig
-from .data_scripts import DATASETS, DomainDataset, load_domain_dataset
+from .data_scripts import DATASETS, DomainDataset, check_attribute_columns, load_domain_dataset
 from .evaluation import (
     DONE_FILE,
     DomainAccuracy,
@@ -24,7 +25,7 @@ from .evaluation import (
     read_results,
     training_domain_validation,
 )
-from .hub import push_run
+from .hub import push_run, write_model_card
 from .modalities import DEFAULT_TEXT_MODEL, build_model_and_inputs
 from .trainer import SeedCatTrainer
 
@@ -232,6 +233,7 @@ def run_experiment(
         hparams=run_hparams(config),
         is_main_process=config.process_index == 0,
     )
+    check_attribute_columns(train_dataset, eval_datasets, config.attribute_columns, config.group_column)
     trainer = SeedCatTrainer(
         model=model,
         args=config,
@@ -243,6 +245,9 @@ def run_experiment(
         compute_metrics=DomainAccuracy(data.environments, config.attribute_columns),
         callbacks=[callback, *callbacks],
     )
+    # After the trainer's RegroupCallback, so it sees each regroup's new groups; without attribute columns
+    # it does nothing.
+    trainer.add_callback(GroupCompositionCallback(trainer))
     resume = config.resume_from_checkpoint
     if resume is None and os.path.isdir(config.output_dir):
         resume = get_last_checkpoint(config.output_dir)
@@ -275,7 +280,8 @@ def run_experiment(
         "base_model": dg_args.base_model(data.modality),
         "tags": [data.modality],
     }
-    trainer.create_model_card(**card)
+    if trainer.is_world_process_zero():
+        write_model_card(trainer, **card)
     if config.process_index == 0:  # a sweep counts the run finished only now (the Hub is optional)
         open(os.path.join(config.output_dir, DONE_FILE), "w").close()
     if push:

@@ -116,11 +116,25 @@ def _usage_note(model: PreTrainedModel) -> str:
     return f"Tokenize with the tokenizer saved beside the model; labels: {dict(config.id2label)}."
 
 
+def write_model_card(trainer: Any, **card_fields: Any) -> str:
+    """Render the run's card (``model_card``) into its output folder as ``README.md``; return the path.
+
+    The run writes it, not the Trainer: ``SeedCatTrainer.create_model_card`` keeps a card it finds.
+    """
+    path = os.path.join(trainer.args.output_dir, "README.md")
+    card_fields.pop("model_name", None)  # push_to_hub's; the card names the model by its repository
+    model_card(trainer.args, trainer.accelerator.unwrap_model(trainer.model), **card_fields).save(path)
+    return path
+
+
 def push_run(trainer: Any, **card_fields: Any) -> Any:
-    """Upload the saved output folder and its card with ``Trainer.push_to_hub``; fail naming the local copy."""
+    """Write the card, then upload the saved output folder with ``Trainer.push_to_hub``; fail naming the
+    local copy."""
     repo = trainer.args.hub_model_id or Path(trainer.args.output_dir).absolute().name
+    if trainer.is_world_process_zero():
+        write_model_card(trainer, **card_fields)
     try:
-        return trainer.push_to_hub(commit_message="hf_seedcat run", **card_fields)
+        return trainer.push_to_hub(commit_message="hf_seedcat run")
     except Exception as error:
         raise HubPushError(
             f"The run is saved in {trainer.args.output_dir} (model, model card, results.jsonl), but pushing it to "

@@ -4,11 +4,11 @@ The paper regroups every t0 steps from the current model's losses and restarts `
 that makes test accuracy swing between colour-reliant and invariant phases: each regroup redefines the
 "hard" samples from whatever the model last fitted. The variants change one thing each:
 
-- ``keep_q_on_regroup``: ``q`` survives a regroup (handled in the trainer, where ``q`` lives);
+- ``keep_q_on_regroup``: ``q`` survives a regroup (``SeedCategories.regroup``);
 - ``regroup_loss_average``: a regroup ranks samples by their loss averaged over the last N passes
   (``LossHistory``), so a sample must stay hard to change category;
 - ``regroup_once_at``: plain ERM on domain-balanced batches until step T, one grouping at T, then the
-  groups and ``q`` are kept (``regroup_due``, ``before_one_shot``);
+  groups and ``q`` are kept (``schedule.RegroupSchedule``);
 - ``regroup_start``: the same ERM warm-up until T, then the paper's regroups at T, T + t0, ... (the
   composition of the paper's step-0 categories, from the random initial model, is anti-correlated with
   the true minority on ColoredMNIST).
@@ -19,39 +19,11 @@ None reads the test environment or an attribute column: they see what the paper'
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
 LOSS_HISTORY_FILE = "seedcat_loss_history_{}.safetensors"
-
-
-def regroup_due(step: int, max_steps: int, args: Any) -> bool:
-    """Whether the step just completed ends with a regroup (step 0 is handled at train begin).
-
-    The paper: every ``regroup_steps``. One-shot: only at ``regroup_once_at``. Warm-up: at
-    ``regroup_start`` and every ``regroup_steps`` after it. Never at the last step, whose groups would
-    train nothing.
-    """
-    if step >= max_steps:
-        return False
-    once_at = getattr(args, "regroup_once_at", None)
-    if once_at is not None:
-        return step == once_at
-    start = getattr(args, "regroup_start", None) or 0
-    return step >= start and (step - start) % args.regroup_steps == 0
-
-
-def first_grouping_step(args: Any) -> int | None:
-    """The step of the first seed categories when a variant trains ERM before them (None: step 0)."""
-    return getattr(args, "regroup_once_at", None) or getattr(args, "regroup_start", None)
-
-
-def before_one_shot(args: Any, last_regroup_step: int | None) -> bool:
-    """Whether a one-shot or warm-up run is still in its plain ERM phase (no seed categories formed yet)."""
-    first = first_grouping_step(args)
-    return first is not None and (last_regroup_step is None or last_regroup_step < first)
 
 
 class LossHistory:

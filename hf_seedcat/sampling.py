@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Sampler
 
 
 class GroupBalancedBatchSampler(Sampler[list[tuple[int, int]]]):
@@ -85,3 +85,10 @@ class GroupBalancedBatchSampler(Sampler[list[tuple[int, int]]]):
     def state_dict(self) -> dict[str, object]:
         """What decides the draws besides the grouping and the batch position the Trainer tracks."""
         return {"seed": self.seed, "epoch": self.epoch, "num_replicas": self.num_replicas, "scheme": "seedseq-v1"}
+
+
+class EpochAwareDataLoader(DataLoader):
+    """Forwards the Trainer's ``set_epoch`` to the group-balanced sampler."""
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batch_sampler.set_epoch(epoch)

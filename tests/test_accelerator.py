@@ -54,11 +54,11 @@ def test_mixed_precision_training_on_the_accelerator(tmp_path, dataset, precisio
         not torch.equal(b, p.detach().cpu().to(b.device))
         for b, p in zip(before, trainer.model.parameters(), strict=True)
     )
-    assert trainer.weights.q.device.type == ACCELERATOR  # q lives beside the losses it is updated from
-    assert torch.isclose(trainer.weights.q.sum().cpu(), torch.tensor(1.0))
+    assert trainer.seed_categories.weights.q.device.type == ACCELERATOR  # q lives beside the losses it is updated from
+    assert torch.isclose(trainer.seed_categories.weights.q.sum().cpu(), torch.tensor(1.0))
     logs = [entry for entry in trainer.state.log_history if "loss" in entry]
     assert len(logs) == 2 and all(torch.isfinite(torch.tensor(entry["loss"])) for entry in logs)
-    assert {f"group_loss/{name}" for name in trainer.group_names} <= set(logs[-1])
+    assert {f"group_loss/{name}" for name in trainer.seed_categories.group_names} <= set(logs[-1])
 
 
 READ_BACKS = ("item", "tolist", "cpu", "numpy", "__bool__")

@@ -11,7 +11,7 @@ from conftest import make_domain_dataset
 from transformers import EvalPrediction
 
 from hf_seedcat import DomainAccuracy, SeedCatConfig, SeedCatTrainer
-from hf_seedcat.data_scripts import load_domain_dataset, seed_hash, split_keys
+from hf_seedcat.data_scripts import check_attribute_columns, load_domain_dataset, seed_hash, split_keys
 from hf_seedcat.evaluation import ResultsJsonlCallback
 from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
 
@@ -107,8 +107,8 @@ def test_training_with_and_without_attribute_columns_is_bit_identical(tmp_path):
     }
     for name, (trainer, losses, seen_keys) in runs.items():
         assert losses == reference_losses, name
-        assert torch.equal(trainer.group_ids, reference.group_ids), name
-        assert torch.equal(trainer.weights.q, reference.weights.q), name
+        assert torch.equal(trainer.seed_categories.group_ids, reference.seed_categories.group_ids), name
+        assert torch.equal(trainer.seed_categories.weights.q, reference.seed_categories.weights.q), name
         for key, value in reference.model.state_dict().items():
             assert torch.equal(value, trainer.model.state_dict()[key]), (name, key)
         assert seen_keys and all(keys == {"pixel_values"} for keys in seen_keys), name  # steps and regroups
@@ -117,13 +117,16 @@ def test_training_with_and_without_attribute_columns_is_bit_identical(tmp_path):
 def test_a_named_column_that_does_not_exist_is_named_with_the_available_ones(tmp_path):
     plain, _ = _with_attributes()
     with pytest.raises(ValueError, match=r"--attribute_columns.*'colour'.*\['pixel_values', 'labels', 'domain'\]"):
-        SeedCatTrainer(model=_model(), args=_config(tmp_path, attribute_columns=["colour"]), train_dataset=plain)
+        check_attribute_columns(plain, {"env0_out": plain}, ["colour"])
     with pytest.raises(ValueError, match=r"--group_column.*'color_agrees'"):
-        SeedCatTrainer(
-            model=_model(),
-            args=_config(tmp_path, algorithm="groupdro", group_column="color_agrees"),
-            train_dataset=plain,
-        )
+        check_attribute_columns(plain, None, None, group_column="color_agrees")
+    trainer = SeedCatTrainer(
+        model=_model(),
+        args=_config(tmp_path, algorithm="groupdro", group_column="color_agrees"),
+        train_dataset=plain,
+    )
+    with pytest.raises(ValueError, match=r"--group_column.*'color_agrees'"):
+        trainer.train()  # the trainer reads the group column itself, and says the same
     with pytest.raises(ValueError, match="domain and labels"):
         _config(tmp_path, attribute_columns=["labels"])
 

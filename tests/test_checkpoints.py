@@ -120,7 +120,10 @@ def test_checkpoint_holds_state_and_resume_restores_it(tmp_path):
     assert len(saved.group_ids) == 64 and len(saved.q) == 4 and saved.last_regroup_step == 3
     trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path / "again", max_steps=4), train_dataset=dataset)
     trainer.restore_seed_categories(checkpoint)
-    assert trainer.group_ids.tolist() == saved.group_ids and trainer.weights.q.tolist() == saved.q
+    assert (
+        trainer.seed_categories.group_ids.tolist() == saved.group_ids
+        and trainer.seed_categories.weights.q.tolist() == saved.q
+    )
 
 
 def test_checkpoint_from_other_data_or_group_count_is_refused(tmp_path):

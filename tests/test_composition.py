@@ -11,7 +11,7 @@ from conftest import make_domain_dataset
 
 from hf_seedcat import SeedCatConfig, SeedCatTrainer
 from hf_seedcat.analysis import composition_figure, group_composition, read_composition
-from hf_seedcat.analysis.composition import composition_logs, loss_auc
+from hf_seedcat.analysis.composition import GroupCompositionCallback, composition_logs, loss_auc
 from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
 
 
@@ -78,13 +78,16 @@ def test_every_regroup_is_recorded_in_the_logs_the_file_and_the_figure(tmp_path)
     torch.manual_seed(0)
     model = MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2))
     trainer = SeedCatTrainer(model=model, args=_config(tmp_path), train_dataset=data)
+    trainer.add_callback(GroupCompositionCallback(trainer))  # the run adds it (experiment.py); the Trainer does not
     trainer.train()
     records = read_composition(str(tmp_path))
     assert [r["step"] for r in records] == [0, 3, 6]
     last = records[-1]
-    assert [c["group"] for c in last["categories"]] == trainer.group_names
-    for category, size in zip(last["categories"], trainer.group_sizes, strict=True):
-        members = (trainer.group_ids == trainer.group_names.index(category["group"])).numpy()
+    assert [c["group"] for c in last["categories"]] == trainer.seed_categories.group_names
+    for category, size in zip(last["categories"], trainer.seed_categories.group_sizes, strict=True):
+        members = (
+            trainer.seed_categories.group_ids == trainer.seed_categories.group_names.index(category["group"])
+        ).numpy()
         assert category["size"] == size
         assert category["color_disagrees"] == pytest.approx((agrees[members] == 0).mean())
         assert category["label_flipped"] == pytest.approx((flipped[members] == 1).mean())
@@ -100,16 +103,19 @@ def test_a_resumed_run_does_not_record_a_regroup_twice(tmp_path):
     data = make_domain_dataset({"a": 40, "b": 24}, color_agrees=rng.integers(0, 2, 64))
     args = _config(tmp_path, save_strategy="steps", save_steps=4)
     torch.manual_seed(0)
-    SeedCatTrainer(
+    first = SeedCatTrainer(
         model=MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2)),
         args=args,
         train_dataset=data,
-    ).train()
+    )
+    first.add_callback(GroupCompositionCallback(first))
+    first.train()
     resumed = SeedCatTrainer(
         model=MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2)),
         args=args,
         train_dataset=data,
     )
+    resumed.add_callback(GroupCompositionCallback(resumed))
     resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-4"))
     steps = [json.loads(line)["step"] for line in open(tmp_path / "group_composition.jsonl")]
     assert steps == [0, 3, 6]

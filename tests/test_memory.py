@@ -66,12 +66,12 @@ def test_regroup_reads_memory_and_scores_only_the_samples_unseen_since_the_last_
     trainer = RecordingTrainer(model=_model(), args=config, train_dataset=dataset)
     trainer.train()
     assert [step for step, _, _ in trainer.regroups] == [0, 3]
-    assert trainer.rescored_at_last_regroup is not None  # set by the step-3 regroup
+    assert trainer.seed_categories.rescored_at_last_regroup is not None  # set by the step-3 regroup
     seen_in_window = {i for inputs in trainer.seen[:3] for i in inputs[INDEX_COLUMN].tolist()}
     assert 0 < len(seen_in_window) < len(dataset)  # 48 draws with replacement leave some samples unseen
-    assert trainer.rescored_at_last_regroup == len(dataset) - len(seen_in_window)
+    assert trainer.seed_categories.rescored_at_last_regroup == len(dataset) - len(seen_in_window)
     # the step-3 grouping is the grouper applied to the memory as it stood then (step 3's batch came later)
-    memory = trainer.memory
+    memory = trainer.seed_categories.memory
     assert (memory.last_seen >= 0).all() and memory.losses.gt(0).all()
     if grouping == "kmeans":
         assert memory.features is not None and memory.features.shape[0] == len(dataset)
@@ -83,7 +83,7 @@ def test_static_groupings_keep_no_memory(tmp_path):
         model=_model(), args=_config(tmp_path, algorithm="groupdro", regroup_source="memory"), train_dataset=dataset
     )
     trainer.train()
-    assert trainer.memory is None
+    assert trainer.seed_categories.memory is None
 
 
 def test_bad_source_is_refused(tmp_path):

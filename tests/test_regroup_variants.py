@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 import pytest
 import torch
@@ -13,7 +11,7 @@ from hf_seedcat import LossHistory, SeedCatConfig, SeedCatTrainer
 from hf_seedcat.grouping.units import split_units_by
 from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
 from hf_seedcat.regroup import GROUP_COLUMN
-from hf_seedcat.regroup_variants import before_one_shot, regroup_due
+from hf_seedcat.schedule import RegroupSchedule
 
 
 def _model() -> MnistCnnForImageClassification:
@@ -48,23 +46,28 @@ class RecordingTrainer(SeedCatTrainer):
         self.ranked: list[torch.Tensor] = []
         self.batches: list[torch.Tensor] = []
         self.objectives: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        objective = self.seed_categories.objective
+
+        def recording_objective(per_sample, groups, *args):
+            loss = objective(per_sample, groups, *args)
+            self.objectives.append((per_sample.detach().clone(), groups.clone(), loss.detach().clone()))
+            return loss
+
+        self.seed_categories.objective = recording_objective
 
     def regroup(self, step):
-        before = None if self.weights is None else self.weights.q.clone()
+        before = None if self.seed_categories.weights is None else self.seed_categories.weights.q.clone()
         super().regroup(step)
-        self.regroups.append((step, before, self.weights.q.clone(), len(self.group_names)))
-        if self.regroup_losses is not None:
-            self.ranked.append(self.regroup_losses.clone())
+        self.regroups.append(
+            (step, before, self.seed_categories.weights.q.clone(), len(self.seed_categories.group_names))
+        )
+        if self.seed_categories.regroup_losses is not None:
+            self.ranked.append(self.seed_categories.regroup_losses.clone())
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if model.training:
             self.batches.append(inputs[GROUP_COLUMN].clone())
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-
-    def _group_objective(self, per_sample, groups):
-        loss = super()._group_objective(per_sample, groups)
-        self.objectives.append((per_sample.detach().clone(), groups.clone(), loss.detach().clone()))
-        return loss
 
 
 @pytest.fixture
@@ -126,8 +129,8 @@ def test_regroup_ranks_the_average_of_the_last_passes(tmp_path, dataset, monkeyp
     assert torch.allclose(trainer.ranked[2], (passes[1] + passes[2]) / 2)
     for unit, size in enumerate([40, 24, 30]):  # quantiles of the averaged losses
         low, high = (
-            trainer.ranked[2][trainer.group_ids == 2 * unit],
-            trainer.ranked[2][trainer.group_ids == 2 * unit + 1],
+            trainer.ranked[2][trainer.seed_categories.group_ids == 2 * unit],
+            trainer.ranked[2][trainer.seed_categories.group_ids == 2 * unit + 1],
         )
         assert len(low) + len(high) == size and low.max() <= high.min()
 
@@ -136,15 +139,17 @@ def test_regroup_ranks_the_average_of_the_last_passes(tmp_path, dataset, monkeyp
 
 
 def test_regroup_schedule():
-    paper = types.SimpleNamespace(regroup_steps=3, regroup_once_at=None)
-    assert [s for s in range(1, 10) if regroup_due(s, 9, paper)] == [3, 6]
-    once = types.SimpleNamespace(regroup_steps=3, regroup_once_at=4)
-    assert [s for s in range(1, 10) if regroup_due(s, 9, once)] == [4]
-    warm = types.SimpleNamespace(regroup_steps=3, regroup_once_at=None, regroup_start=2)
-    assert [s for s in range(1, 10) if regroup_due(s, 9, warm)] == [2, 5, 8]
-    assert before_one_shot(warm, 0) and not before_one_shot(warm, 2)
-    assert before_one_shot(once, None) and before_one_shot(once, 0) and not before_one_shot(once, 4)
-    assert not before_one_shot(paper, None)
+    paper = RegroupSchedule(every=3)
+    assert [s for s in range(1, 10) if paper.due(s, 9)] == [3, 6]
+    once = RegroupSchedule(every=3, once_at=4)
+    assert [s for s in range(1, 10) if once.due(s, 9)] == [4]
+    warm = RegroupSchedule(every=3, start=2)
+    assert [s for s in range(1, 10) if warm.due(s, 9)] == [2, 5, 8]
+    assert warm.warming_up(0) and not warm.warming_up(2)
+    assert once.warming_up(None) and once.warming_up(0) and not once.warming_up(4)
+    assert not paper.warming_up(None)
+    with pytest.raises(ValueError, match="regroup_steps must be a positive"):
+        RegroupSchedule(every=0)
 
 
 def test_one_shot_trains_erm_on_domains_then_groups_once_and_keeps_groups_and_q(tmp_path, dataset):
@@ -159,8 +164,8 @@ def test_one_shot_trains_erm_on_domains_then_groups_once_and_keeps_groups_and_q(
     for per_sample, groups, loss in trainer.objectives[4:]:  # seed categories weighted by q
         assert torch.bincount(groups, minlength=6).tolist() == [2] * 6
         assert not torch.allclose(loss, per_sample.mean())
-    assert trainer.group_names == ["a:0", "a:1", "b:0", "b:1", "c:0", "c:1"]
-    assert not torch.allclose(trainer.weights.q, torch.full((6,), 1 / 6))  # q kept moving after step 4
+    assert trainer.seed_categories.group_names == ["a:0", "a:1", "b:0", "b:1", "c:0", "c:1"]
+    assert not torch.allclose(trainer.seed_categories.weights.q, torch.full((6,), 1 / 6))  # q kept moving after step 4
     with pytest.raises(ValueError, match="seedcat variant"):
         _config(tmp_path, algorithm="groupdro", regroup_once_at=4)
 
@@ -173,8 +178,8 @@ def test_one_shot_resumes_in_the_right_phase(tmp_path, dataset):
         resumed = RecordingTrainer(model=_model(), args=args, train_dataset=dataset)
         resumed.train(resume_from_checkpoint=str(tmp_path / checkpoint))
         assert [n for *_, n in resumed.regroups] == ([6] if phase_groups == 3 else [])
-        assert torch.equal(resumed.group_ids, first.group_ids)
-        assert torch.equal(resumed.weights.q, first.weights.q)
+        assert torch.equal(resumed.seed_categories.group_ids, first.seed_categories.group_ids)
+        assert torch.equal(resumed.seed_categories.weights.q, first.seed_categories.weights.q)
 
 
 # -------------------------------------------------------------------------------- true groups (bound)
@@ -193,10 +198,15 @@ def test_groupdro_on_true_groups_uses_domain_times_the_column(tmp_path):
         train_dataset=data,
     )
     trainer.train()
-    assert trainer.group_names == ["a|color_agrees=0", "a|color_agrees=1", "b|color_agrees=0", "b|color_agrees=1"]
+    assert trainer.seed_categories.group_names == [
+        "a|color_agrees=0",
+        "a|color_agrees=1",
+        "b|color_agrees=0",
+        "b|color_agrees=1",
+    ]
     values = np.asarray(data["color_agrees"])
     domains = np.asarray(data["domain"])
-    assert trainer.group_ids.tolist() == (2 * domains + values).astype(int).tolist()
+    assert trainer.seed_categories.group_ids.tolist() == (2 * domains + values).astype(int).tolist()
     assert [s for s, *_ in trainer.regroups] == [0]  # static groups, q never restarts
     with pytest.raises(ValueError, match="use --algorithm groupdro"):
         _config(tmp_path, group_column="color_agrees")

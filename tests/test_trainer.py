@@ -51,9 +51,9 @@ class RecordingTrainer(SeedCatTrainer):
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
     def regroup(self, step):
-        before = None if self.weights is None else self.weights.q.clone()
+        before = None if self.seed_categories.weights is None else self.seed_categories.weights.q.clone()
         super().regroup(step)
-        self.regroups.append((step, before, self.weights.q.clone()))
+        self.regroups.append((step, before, self.seed_categories.weights.q.clone()))
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_every_step_draws_the_same_number_from_every_group(tmp_path, dataset):
     trainer = RecordingTrainer(model=_model(), args=_config(tmp_path, max_steps=7), train_dataset=dataset)
     trainer.train()
     assert len(trainer.seen) == 7
-    assert trainer.group_names == ["a:0", "a:1", "b:0", "b:1", "c:0", "c:1"]
+    assert trainer.seed_categories.group_names == ["a:0", "a:1", "b:0", "b:1", "c:0", "c:1"]
     for inputs in trainer.seen:
         # 16 // 6 groups = 2 samples from each group
         assert torch.bincount(inputs[GROUP_COLUMN], minlength=6).tolist() == [2] * 6
@@ -92,21 +92,17 @@ def test_regroups_at_zero_and_every_t0_and_q_restarts(tmp_path, dataset):
         assert torch.allclose(after, torch.full((6,), 1 / 6))
         if step > 0:
             assert not torch.allclose(before, after)  # q had moved away from uniform and was restarted
-    assert trainer.last_regroup_step == 6
+    assert trainer.seed_categories.last_regroup_step == 6
 
 
 def test_loss_groups_rank_the_current_losses(tmp_path, dataset):
     trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path, max_steps=3), train_dataset=dataset)
     trainer.train()
     trainer.regroup(trainer.state.global_step)
-    from hf_seedcat.regroup import score_samples
-
-    losses, _ = score_samples(
-        trainer.model, trainer._scoring_dataloader(), len(dataset), lambda t: t, trainer._split_batch
-    )
+    losses, _ = trainer._score(trainer.model, with_features=False)
     for unit in range(3):
-        low = losses[trainer.group_ids == 2 * unit]
-        high = losses[trainer.group_ids == 2 * unit + 1]
+        low = losses[trainer.seed_categories.group_ids == 2 * unit]
+        high = losses[trainer.seed_categories.group_ids == 2 * unit + 1]
         assert len(low) + len(high) == [40, 24, 30][unit]
         assert low.max() <= high.min()
 
@@ -118,9 +114,9 @@ def test_q_follows_the_papers_update_in_training(tmp_path, dataset):
     )
     trainer.train()
     log = next(entry for entry in trainer.state.log_history if "loss" in entry)
-    losses = torch.tensor([log[f"group_loss/{name}"] for name in trainer.group_names])
+    losses = torch.tensor([log[f"group_loss/{name}"] for name in trainer.seed_categories.group_names])
     expected = torch.softmax(0.5 * losses, dim=0)  # one step from uniform
-    logged_q = torch.tensor([log[f"q/{name}"] for name in trainer.group_names])
+    logged_q = torch.tensor([log[f"q/{name}"] for name in trainer.seed_categories.group_names])
     assert torch.allclose(logged_q, expected, atol=1e-5)
 
 
@@ -134,9 +130,9 @@ def test_q_group_losses_and_sizes_reach_trainer_state_and_tensorboard(tmp_path, 
     train_logs = [entry for entry in trainer.state.log_history if "loss" in entry]
     assert len(train_logs) == 3
     for entry in train_logs:
-        assert sum(entry[f"q/{name}"] for name in trainer.group_names) == pytest.approx(1.0, abs=1e-4)
+        assert sum(entry[f"q/{name}"] for name in trainer.seed_categories.group_names) == pytest.approx(1.0, abs=1e-4)
         assert sorted(entry[f"group_size/{name}"] for name in ("a:0", "a:1")) == [20, 20]
-        assert all(entry[f"group_loss/{name}"] > 0 for name in trainer.group_names)
+        assert all(entry[f"group_loss/{name}"] > 0 for name in trainer.seed_categories.group_names)
     trainer.save_state()
     assert "q/a:0" in open(tmp_path / "trainer_state.json").read()
     events = EventAccumulator(glob.glob(str(tmp_path / "**" / "events.out.tfevents.*"), recursive=True)[0])
@@ -150,7 +146,7 @@ def test_baselines_use_domains_as_groups(tmp_path, dataset, algorithm):
         model=_model(), args=_config(tmp_path, algorithm=algorithm, max_steps=4), train_dataset=dataset
     )
     trainer.train()
-    assert trainer.group_names == ["a", "b", "c"]
+    assert trainer.seed_categories.group_names == ["a", "b", "c"]
     assert [step for step, _, _ in trainer.regroups] == [0, 3]  # called, but domains never change
     for inputs in trainer.seen:
         assert torch.equal(inputs[GROUP_COLUMN], inputs["domain"])
@@ -159,10 +155,10 @@ def test_baselines_use_domains_as_groups(tmp_path, dataset, algorithm):
     if algorithm == "erm":
         assert not any(key.startswith("q/") for key in logs[-1])
     else:  # GroupDRO keeps its q across the (no-op) regroup: it never restarts
-        assert not torch.allclose(trainer.weights.q, torch.full((3,), 1 / 3))
+        assert not torch.allclose(trainer.seed_categories.weights.q, torch.full((3,), 1 / 3))
         # two logs, each the mean of two steps' group losses: q = softmax(eta * sum over the four steps)
         summed = sum(torch.tensor([log[f"group_loss/{n}"] for n in "abc"]) for log in logs) * 2
-        assert torch.allclose(trainer.weights.q, torch.softmax(0.01 * summed, dim=0), atol=1e-5)
+        assert torch.allclose(trainer.seed_categories.weights.q, torch.softmax(0.01 * summed, dim=0), atol=1e-5)
 
 
 def test_training_changes_every_parameter(tmp_path, dataset):
@@ -218,7 +214,7 @@ def test_feature_groupings_cluster_the_models_own_features(tmp_path, dataset, gr
     )
     trainer.train()
     assert [step for step, _, _ in trainer.regroups] == [0, 3]
-    assert sorted(torch.bincount(trainer.group_ids, minlength=6).tolist())[0] > 0
+    assert sorted(torch.bincount(trainer.seed_categories.group_ids, minlength=6).tolist())[0] > 0
     for inputs in trainer.seen:
         assert torch.bincount(inputs[GROUP_COLUMN], minlength=6).tolist() == [2] * 6
         assert torch.equal(inputs[GROUP_COLUMN] // 2, inputs["domain"])

@@ -183,22 +183,22 @@ class GroupCompositionCallback(TrainerCallback):
 
     def _record(self, state, control) -> None:
         trainer = self.trainer
-        step = trainer.last_regroup_step
+        categories = trainer.seed_categories
+        step = categories.last_regroup_step
         if (
             step is None
-            or trainer.group_ids is None
+            or categories.group_ids is None
             or (self._recorded_step is not None and step <= self._recorded_step)
         ):
             return
         self._recorded_step = step
-        losses = trainer.regroup_losses if trainer.last_regroup_step == step else None
         composition = group_composition(
-            trainer.group_ids,
-            trainer.group_names,
-            trainer.units,
-            trainer.unit_names,
+            categories.group_ids,
+            categories.group_names,
+            categories.units,
+            categories.unit_names,
             self._attributes(),
-            losses,
+            categories.regroup_losses,
             self.minority,
         )
         record = {"step": step, **composition}

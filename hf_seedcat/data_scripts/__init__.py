@@ -5,6 +5,7 @@ datasets by name) and TextFolder in `DATASETS`.
 """
 
 from . import colored_mnist, image_folder, rotated_mnist, text_folder  # noqa: F401  (register the builders)
+from .attributes import KNOWN_ATTRIBUTE_COLUMNS, check_attribute_columns
 from .domain_dataset import (
     DATASETS,
     DomainDataset,
@@ -19,17 +20,12 @@ from .domain_dataset import (
 )
 from .mnist import MnistChecksumError, load_mnist
 
-#: Ground-truth columns the built-in datasets keep beside the inputs. They never train: the trainer drops
-#: them before the model even when nobody names them (e.g. with ``remove_unused_columns=False``).
-KNOWN_ATTRIBUTE_COLUMNS: tuple[str, ...] = tuple(
-    dict.fromkeys(colored_mnist.ATTRIBUTE_COLUMNS + rotated_mnist.ATTRIBUTE_COLUMNS)
-)
-
 __all__ = [
     "DATASETS",
     "DomainDataset",
     "KNOWN_ATTRIBUTE_COLUMNS",
     "MnistChecksumError",
+    "check_attribute_columns",
     "domain_dataset_from_datasets",
     "domain_dataset_from_environments",
     "environment_dataset",
