@@ -21,7 +21,9 @@ ARMS = ("seedcat", "regroup_start100", "killed150")
 def accuracies(run: str) -> list[tuple[int, str, float]]:
     with open(os.path.join(run, "results.jsonl"), encoding="utf-8") as handle:
         lines = [json.loads(line) for line in handle if line.strip()]
-    return [(line["step"], key, value) for line in lines for key, value in sorted(line.items()) if key.endswith("_acc")]
+    return [
+        (line["step"], key, value) for line in lines for key, value in sorted(line.items()) if key.endswith("_acc")
+    ]
 
 
 def logged_q(run: str) -> list[tuple[int, str, float]]:
@@ -43,7 +45,10 @@ def main() -> int:
     parser.add_argument("after")
     parser.add_argument("--markdown", help="also write the table here")
     args = parser.parse_args()
-    rows = ["| arm | results.jsonl accuracies | logged q values | final seedcat_state_0.json | identical |", "|---" * 5 + "|"]
+    rows = [
+        "| arm | results.jsonl accuracies | logged q values | final seedcat_state_0.json | identical |",
+        "|---" * 5 + "|",
+    ]
     same_everywhere = True
     for arm in ARMS:
         before, after = os.path.join(args.before, arm), os.path.join(args.after, arm)
