@@ -22,7 +22,7 @@ TRAINERS = ("hf_seedcat.trainer", "transformers.trainer")
 
 # What each probe imports in a fresh interpreter, and the modules it must leave unimported.
 ONE_WAY = {
-    "import hf_seedcat\nassert hf_seedcat.__version__": ("torch", "transformers", *TRAINERS),
+    "import hf_seedcat; assert hf_seedcat.__version__": ("torch", "transformers", *TRAINERS),
     "import hf_seedcat.evaluation": ("torch", "evaluate", *TRAINERS),
     "from hf_seedcat.evaluation import load_sweep, read_results, select_trial": TRAINERS,
     "import hf_seedcat.grouping": TRAINERS,
