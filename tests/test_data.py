@@ -1,4 +1,4 @@
-"""Data: MNIST acquisition and checksums, DomainBed's ColoredMNIST/RotatedMNIST, splits and the registry."""
+"""Data: MNIST acquisition and checksums, DomainBed's ColoredMNIST/RotatedMNIST, splits, the registry and factory."""
 
 from __future__ import annotations
 
@@ -21,9 +21,12 @@ from hf_seedcat.data_scripts import (
     DATASETS,
     DomainDataset,
     MnistChecksumError,
+    dataset_spec,
+    domain_dataset_from_environments,
     environment_dataset,
     load_domain_dataset,
     load_mnist,
+    register_dataset,
     seed_hash,
     split_in_out,
     split_keys,
@@ -422,3 +425,87 @@ def test_registry_and_unknown_dataset(mnist_digits):
     assert [len(s) for s in small.out_splits] == [5, 5, 5]
     with pytest.raises(ValueError, match="max_digits=2"):
         load_domain_dataset("ColoredMNIST", digits=mnist_digits, max_digits=2)
+
+
+# ------------------------------------------------------------------------------------ registry and factory
+
+
+@pytest.fixture
+def registry_restored():
+    """Datasets a test registers are forgotten after it."""
+    before = dict(DATASETS)
+    yield DATASETS
+    DATASETS.clear()
+    DATASETS.update(before)
+
+
+def _two_environment_builder(environments=("a", "b"), checkpoint_freq=100):
+    def build(*, data_dir=None, trial_seed=0, seed=0, holdout_fraction=0.2):
+        generator = torch.Generator().manual_seed(seed)
+        tensors = [(torch.rand(10, 1, 2, 2, generator=generator), torch.arange(10) % 2) for _ in environments]
+        return domain_dataset_from_environments(
+            "Tiny", environments, tensors, num_classes=2, trial_seed=trial_seed, checkpoint_freq=checkpoint_freq
+        )
+
+    return build
+
+
+def test_builtin_specs_say_what_their_builders_build(mnist_digits):
+    colored, rotated = DATASETS["ColoredMNIST"], DATASETS["RotatedMNIST"]
+    assert colored.environments == ("+90%", "+80%", "-90%") and colored.num_classes == 2
+    assert colored.input_shape == (2, 28, 28) and colored.checkpoint_freq == 100 and colored.modality == "image"
+    assert colored.attribute_columns == ("digit", "label_flipped", "color", "color_agrees")
+    assert rotated.environments == ("0", "15", "30", "45", "60", "75") and rotated.num_classes == 10
+    assert rotated.attribute_columns == ("angle", "digit")
+    for name in ("ColoredMNIST", "RotatedMNIST"):  # what a sweep reads without building, the build agrees with
+        built = load_domain_dataset(name, digits=mnist_digits, max_digits=60)
+        spec = DATASETS[name]
+        assert built.environments == list(spec.environments) and built.num_classes == spec.num_classes
+        assert built.input_shape == spec.input_shape and built.checkpoint_freq == spec.checkpoint_freq
+        assert set(spec.attribute_columns) <= set(built.in_splits[0].column_names)
+    assert DATASETS["PACS"].environments == ("art_painting", "cartoon", "photo", "sketch")
+    assert DATASETS["DomainNet"].checkpoint_freq == 1000 and DATASETS["OfficeHome"].checkpoint_freq == 300
+    assert DATASETS["ImageFolder"].environments is None and DATASETS["ImageFolder"].checkpoint_freq == 300
+    assert DATASETS["TextFolder"].modality == "text" and DATASETS["TextFolder"].environments is None
+    assert set(DATASETS) == {"ColoredMNIST", "RotatedMNIST", "ImageFolder", "TextFolder"} | {
+        "PACS",
+        "VLCS",
+        "OfficeHome",
+        "TerraIncognita",
+        "DomainNet",
+    }
+
+
+def test_hub_names_get_a_spec_read_from_the_data():
+    spec = dataset_spec("hub:someone/reviews")
+    assert spec.modality is None and spec.environments is None and spec.builder.args == ("someone/reviews",)
+    with pytest.raises(ValueError, match="hub: needs a dataset id"):
+        dataset_spec("hub:")
+    with pytest.raises(ValueError, match=r"Unknown dataset 'CMNIST'.*or hub:OWNER/NAME"):
+        dataset_spec("CMNIST")
+
+
+def test_a_registered_builder_is_reachable_by_name(registry_restored):
+    builder = register_dataset("Tiny", environments=["a", "b"], num_classes=2)(_two_environment_builder())
+    assert DATASETS["Tiny"].builder is builder and DATASETS["Tiny"].environments == ("a", "b")
+    data = load_domain_dataset("Tiny", seed=3, trial_seed=1)
+    assert data.environments == ["a", "b"] and [len(s) for s in data.in_splits] == [8, 8]
+    register_dataset("Tiny", environments=["a", "b"], num_classes=2)(builder)  # the same builder again: fine
+    with pytest.raises(ValueError, match=r"'Tiny' is already registered by .*build; register yours under another"):
+        register_dataset("Tiny")(_two_environment_builder())
+
+
+def test_a_builder_that_contradicts_its_spec_fails_naming_the_fields(registry_restored):
+    register_dataset("Liar", environments=["a", "b", "c"], checkpoint_freq=300)(_two_environment_builder())
+    with pytest.raises(RuntimeError, match=r"'Liar'.*environments: declared \['a', 'b', 'c'\], built \['a', 'b'\]"):
+        load_domain_dataset("Liar")
+    with pytest.raises(RuntimeError, match=r"checkpoint_freq: declared 300, built 100.*register_dataset\('Liar'"):
+        load_domain_dataset("Liar")
+
+
+def test_spec_fields_are_checked_when_registering(registry_restored):
+    with pytest.raises(ValueError, match=r"'Sounds': modality must be one of \('image', 'text'\)"):
+        register_dataset("Sounds", modality="audio")(_two_environment_builder())
+    with pytest.raises(ValueError, match="'One': a domain-generalisation dataset needs two environments"):
+        register_dataset("One", environments=["only"])(_two_environment_builder())
+    assert "Sounds" not in DATASETS and "One" not in DATASETS

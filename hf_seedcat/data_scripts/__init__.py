@@ -1,31 +1,61 @@
 """Domain-generalisation datasets as `datasets.Dataset`s with a `domain` column, registered by name.
 
-Importing this package registers ColoredMNIST, RotatedMNIST, ImageFolder (and DomainBed's image
-datasets by name) and TextFolder in `DATASETS`.
+``load_domain_dataset(name, ...)`` builds ColoredMNIST, RotatedMNIST, ImageFolder (and DomainBed's image
+datasets by name), TextFolder or ``hub:OWNER/NAME``; ``DATASETS`` holds their specs. Names are imported on
+first use (PEP 562): the Trainer needs the attribute columns and a sweep DomainBed's seed hash, not timm,
+pandas and every builder. The registry's names come from ``factory.py``, which imports every builder, so
+``DATASETS`` is complete whenever it is read from here.
 """
 
-from . import colored_mnist, image_folder, rotated_mnist, text_folder  # noqa: F401  (register the builders)
-from .attributes import KNOWN_ATTRIBUTE_COLUMNS, check_attribute_columns
-from .domain_dataset import (
-    DATASETS,
-    DomainDataset,
-    domain_dataset_from_datasets,
-    domain_dataset_from_environments,
-    environment_dataset,
-    load_domain_dataset,
-    register_dataset,
-    seed_hash,
-    split_in_out,
-    split_keys,
-)
-from .mnist import MnistChecksumError, load_mnist
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy_exports import lazy_exports
+
+_EXPORTS = {
+    "DATASETS": ".factory",
+    "DatasetSpec": ".factory",
+    "DomainDataset": ".domain_dataset",
+    "KNOWN_ATTRIBUTE_COLUMNS": ".attributes",
+    "MnistChecksumError": ".mnist",
+    "check_attribute_columns": ".attributes",
+    "dataset_spec": ".factory",
+    "domain_dataset_from_datasets": ".domain_dataset",
+    "domain_dataset_from_environments": ".domain_dataset",
+    "environment_dataset": ".domain_dataset",
+    "load_domain_dataset": ".factory",
+    "load_mnist": ".mnist",
+    "register_dataset": ".factory",
+    "seed_hash": ".domain_dataset",
+    "split_in_out": ".domain_dataset",
+    "split_keys": ".domain_dataset",
+}
+
+if TYPE_CHECKING:
+    from .attributes import KNOWN_ATTRIBUTE_COLUMNS, check_attribute_columns
+    from .domain_dataset import (
+        DomainDataset,
+        domain_dataset_from_datasets,
+        domain_dataset_from_environments,
+        environment_dataset,
+        seed_hash,
+        split_in_out,
+        split_keys,
+    )
+    from .factory import DATASETS, DatasetSpec, dataset_spec, load_domain_dataset, register_dataset
+    from .mnist import MnistChecksumError, load_mnist
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "DATASETS",
+    "DatasetSpec",
     "DomainDataset",
     "KNOWN_ATTRIBUTE_COLUMNS",
     "MnistChecksumError",
     "check_attribute_columns",
+    "dataset_spec",
     "domain_dataset_from_datasets",
     "domain_dataset_from_environments",
     "environment_dataset",

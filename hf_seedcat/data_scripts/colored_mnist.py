@@ -16,8 +16,9 @@ import os
 
 import torch
 
-from .domain_dataset import DomainDataset, domain_dataset_from_environments, register_dataset
+from .domain_dataset import DomainDataset, domain_dataset_from_environments
 from .mnist import mnist_environments
+from .registry import register_dataset
 
 ENVIRONMENTS = ["+90%", "+80%", "-90%"]
 COLOR_FLIP_PROBS = [0.1, 0.2, 0.9]  # DomainBed's e per environment
@@ -58,7 +59,14 @@ def color_digits(
     return x.float().div_(255.0), labels.long(), attributes
 
 
-@register_dataset("ColoredMNIST")
+@register_dataset(
+    "ColoredMNIST",
+    environments=ENVIRONMENTS,
+    checkpoint_freq=100,
+    num_classes=2,
+    input_shape=(2, 28, 28),
+    attribute_columns=ATTRIBUTE_COLUMNS,
+)
 def colored_mnist(
     *,
     data_dir: str | os.PathLike[str] | None = None,

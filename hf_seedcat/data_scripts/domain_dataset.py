@@ -1,4 +1,4 @@
-"""The multi-domain container every dataset builds, DomainBed's in/out split, and the registry by name.
+"""The multi-domain container every dataset builds, and DomainBed's in/out split.
 
 Environments are `datasets.Dataset`s with a `domain` column, so the Trainer, the groupers and the
 evaluation read one format, and DomainBed's numbers stay comparable because the split is DomainBed's own.
@@ -227,51 +227,6 @@ def domain_dataset_from_datasets(
         in_splits=[pair[0] for pair in pairs],
         out_splits=[pair[1] for pair in pairs],
         **fields,
-    )
-
-
-DATASETS: dict[str, Callable[..., DomainDataset]] = {}
-
-
-def register_dataset(name: str) -> Callable[[Callable[..., DomainDataset]], Callable[..., DomainDataset]]:
-    """Decorator: make a builder reachable as `load_domain_dataset(name, ...)`."""
-
-    def register(builder: Callable[..., DomainDataset]) -> Callable[..., DomainDataset]:
-        if name in DATASETS and DATASETS[name] is not builder:
-            raise ValueError(f"dataset {name!r} is already registered by {DATASETS[name].__qualname__}")
-        DATASETS[name] = builder
-        return builder
-
-    return register
-
-
-def load_domain_dataset(
-    name: str,
-    *,
-    data_dir: str | None = None,
-    trial_seed: int = 0,
-    seed: int = 0,
-    holdout_fraction: float = 0.2,
-    max_digits: int | None = None,
-    **kwargs: Any,
-) -> DomainDataset:
-    """Build the registered dataset `name`; extra keyword arguments go to its builder unchanged.
-
-    `max_digits` is passed only when set, so builders that have no such notion (image folders) need not
-    accept it.
-    """
-    if name.startswith("hub:"):  # a Hub dataset id (or a local folder) with a domain column
-        from .hub_dataset import hub_dataset
-
-        return hub_dataset(
-            name.removeprefix("hub:"), trial_seed=trial_seed, holdout_fraction=holdout_fraction, **kwargs
-        )
-    if name not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}, or hub:OWNER/NAME")
-    if max_digits is not None:
-        kwargs["max_digits"] = max_digits
-    return DATASETS[name](
-        data_dir=data_dir, trial_seed=trial_seed, seed=seed, holdout_fraction=holdout_fraction, **kwargs
     )
 
 

@@ -21,9 +21,11 @@ from timm.data import IMAGENET_DEFAULT_MEAN as IMAGENET_MEAN
 from timm.data import IMAGENET_DEFAULT_STD as IMAGENET_STD
 from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
-from .domain_dataset import DomainDataset, domain_dataset_from_datasets, register_dataset
+from .domain_dataset import DomainDataset, domain_dataset_from_datasets
+from .registry import register_dataset
 
 IMAGE_COLUMN = "image"
+IMAGE_FOLDER_CHECKPOINT_FREQ = 300  # DomainBed's CHECKPOINT_FREQ for its image datasets (DomainNet's is 1000)
 
 # DomainBed's datasets: the folder its download script creates under --data_dir, the domains it
 # expects (in its order, which is the sorted order), and its CHECKPOINT_FREQ.
@@ -54,7 +56,7 @@ def image_folder_dataset(
     name: str = "ImageFolder",
     trial_seed: int = 0,
     holdout_fraction: float = 0.2,
-    checkpoint_freq: int = 300,
+    checkpoint_freq: int = IMAGE_FOLDER_CHECKPOINT_FREQ,
     expected_domains: list[str] | None = None,
 ) -> DomainDataset:
     """Every sub-folder of ``root`` is a domain and its sub-folders are classes (their union, sorted)."""
@@ -106,7 +108,7 @@ def image_folder_dataset(
     )
 
 
-@register_dataset("ImageFolder")
+@register_dataset("ImageFolder", checkpoint_freq=IMAGE_FOLDER_CHECKPOINT_FREQ)
 def image_folder(
     data_dir: str | None = None, trial_seed: int = 0, seed: int = 0, holdout_fraction: float = 0.2, **_: Any
 ) -> DomainDataset:
@@ -134,7 +136,7 @@ def _register_preset(name: str, preset: dict[str, Any]) -> None:
         )
 
     build.__doc__ = f"DomainBed's {name}: domains {preset['domains']} under DATA_DIR or DATA_DIR/{preset['folder']}."
-    register_dataset(name)(build)
+    register_dataset(name, environments=preset["domains"], checkpoint_freq=preset["checkpoint_freq"])(build)
 
 
 for _name, _preset in PRESETS.items():

@@ -13,8 +13,9 @@ from PIL import Image
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
-from .domain_dataset import DomainDataset, domain_dataset_from_environments, register_dataset
+from .domain_dataset import DomainDataset, domain_dataset_from_environments
 from .mnist import mnist_environments
+from .registry import register_dataset
 
 ENVIRONMENTS = ["0", "15", "30", "45", "60", "75"]
 ANGLES = [0, 15, 30, 45, 60, 75]
@@ -36,7 +37,14 @@ def rotate_digits(images: torch.Tensor, angle: float) -> torch.Tensor:
     return torch.from_numpy(out).unsqueeze(1).float().div_(255.0)
 
 
-@register_dataset("RotatedMNIST")
+@register_dataset(
+    "RotatedMNIST",
+    environments=ENVIRONMENTS,
+    checkpoint_freq=100,
+    num_classes=10,
+    input_shape=(1, 28, 28),
+    attribute_columns=ATTRIBUTE_COLUMNS,
+)
 def rotated_mnist(
     *,
     data_dir: str | os.PathLike[str] | None = None,

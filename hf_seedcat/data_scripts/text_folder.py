@@ -14,7 +14,8 @@ from typing import Any
 import datasets
 import pandas as pd
 
-from .domain_dataset import DomainDataset, domain_dataset_from_datasets, register_dataset, seed_hash
+from .domain_dataset import DomainDataset, domain_dataset_from_datasets, seed_hash
+from .registry import register_dataset
 
 TEXT_COLUMN = "text"
 
@@ -43,7 +44,7 @@ def read_domain_csvs(data_dir: str | Path, text_column: str, label_column: str) 
     return frames
 
 
-@register_dataset("TextFolder")
+@register_dataset("TextFolder", modality="text")
 def text_folder(
     data_dir: str | None = None,
     trial_seed: int = 0,

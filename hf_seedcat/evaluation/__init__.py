@@ -1,28 +1,67 @@
-"""Evaluation: group accuracy (a local evaluate module), DomainBed's results.jsonl, model selection, tables."""
+"""Evaluation: group accuracy (a local evaluate module), DomainBed's results.jsonl, model selection, tables.
 
-from .metrics import GROUP_ACCURACY, DomainAccuracy, load_group_accuracy
-from .model_selection import (
-    SELECTION_METHODS,
-    RunKey,
-    Selected,
-    environments_of,
-    group_runs,
-    last_step,
-    select_trial,
-    train_envs_of,
-    training_domain_validation,
-)
-from .results import RESULTS_FILE, ResultsJsonlCallback, read_results
-from .tables import (
-    DONE_FILE,
-    SweepResults,
-    Table,
-    build_tables,
-    load_sweep,
-    plot_tables,
-    standard_error,
-    tables_as_csv,
-)
+Names are imported on first use (PEP 562): model selection and tables need neither ``evaluate`` nor the
+metric's transformers imports, so reading a sweep does not load them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy_exports import lazy_exports
+
+_EXPORTS = {
+    "DONE_FILE": ".tables",
+    "GROUP_ACCURACY": ".metrics",
+    "RESULTS_FILE": ".results",
+    "SELECTION_METHODS": ".model_selection",
+    "DomainAccuracy": ".metrics",
+    "ResultsJsonlCallback": ".results",
+    "RunKey": ".model_selection",
+    "Selected": ".model_selection",
+    "SweepResults": ".tables",
+    "Table": ".tables",
+    "build_tables": ".tables",
+    "environments_of": ".model_selection",
+    "group_runs": ".model_selection",
+    "last_step": ".model_selection",
+    "load_group_accuracy": ".metrics",
+    "load_sweep": ".tables",
+    "plot_tables": ".tables",
+    "read_results": ".results",
+    "select_trial": ".model_selection",
+    "standard_error": ".tables",
+    "tables_as_csv": ".tables",
+    "train_envs_of": ".model_selection",
+    "training_domain_validation": ".model_selection",
+}
+
+if TYPE_CHECKING:
+    from .metrics import GROUP_ACCURACY, DomainAccuracy, load_group_accuracy
+    from .model_selection import (
+        SELECTION_METHODS,
+        RunKey,
+        Selected,
+        environments_of,
+        group_runs,
+        last_step,
+        select_trial,
+        train_envs_of,
+        training_domain_validation,
+    )
+    from .results import RESULTS_FILE, ResultsJsonlCallback, read_results
+    from .tables import (
+        DONE_FILE,
+        SweepResults,
+        Table,
+        build_tables,
+        load_sweep,
+        plot_tables,
+        standard_error,
+        tables_as_csv,
+    )
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "DONE_FILE",
