@@ -4,8 +4,51 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 
-from transformers.trainer_utils import rotate_checkpoints
+import torch
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
+
+STAGING = ".staging"
+
+
+class AtomicCheckpoints:
+    """A ``transformers.Trainer`` mixin: every checkpoint is written into ``<output_dir>/.staging/``, completed
+    by ``save_checkpoint_extras`` (every process's own files), then renamed into place by the main process.
+
+    A run killed mid-save leaves no ``checkpoint-N`` folder at all, never a partial one that a resume would
+    pick up. ``best_model_checkpoint`` is rewritten to the final folder before the state is saved for good.
+    """
+
+    _checkpoint_root: str | None = None
+
+    def save_checkpoint_extras(self, folder: str) -> None:
+        """Write what the Trainer does not save itself into the staged checkpoint folder."""
+
+    def _get_output_dir(self, trial: Any) -> str:
+        return self._checkpoint_root or super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model: torch.nn.Module, trial: Any) -> None:
+        run_dir = super()._get_output_dir(trial)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        staging = os.path.join(run_dir, STAGING)
+        self._checkpoint_root = staging
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._checkpoint_root = None
+        best = self.state.best_model_checkpoint
+        if best is not None and os.path.dirname(os.path.abspath(best)) == os.path.abspath(staging):
+            self.state.best_model_checkpoint = os.path.join(run_dir, os.path.relpath(best, staging))
+            if self.args.should_save:  # the checkpoint's own copy of the state must name the final folder too
+                self.state.save_to_json(os.path.join(staging, name, TRAINER_STATE_NAME))
+        self.save_checkpoint_extras(os.path.join(staging, name))
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            best = self.state.best_model_checkpoint
+            promote_staged_checkpoint(staging, name, run_dir, self.args.save_total_limit, best)
+        self.accelerator.wait_for_everyone()
 
 
 def promote_staged_checkpoint(

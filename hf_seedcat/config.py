@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
+import torch
 from transformers import TrainingArguments
 
 from .grouping import GROUPERS
@@ -149,7 +151,18 @@ class SeedCatConfig(TrainingArguments):
     )
 
     def __post_init__(self) -> None:
+        launched = launched_processes()
+        if launched > 1 and not self.use_cpu and not has_accelerator():
+            # torchrun or accelerate launch on a machine without a GPU: TrainingArguments would start every
+            # process as a job of its own (world size 1), all writing into one folder. Join them under gloo.
+            self.use_cpu = True
         super().__post_init__()
+        if launched > 1 and self.world_size != launched:
+            raise ValueError(
+                f"{launched} processes were launched (WORLD_SIZE) but the run's world size is {self.world_size}: "
+                "they would train as separate jobs into one output folder. Launch with torchrun or accelerate "
+                "launch on one backend they share (add --use_cpu on a machine without GPUs)."
+            )
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}.")
         if self.group_by not in GROUP_BY:
@@ -199,3 +212,14 @@ class SeedCatConfig(TrainingArguments):
                     f"attribute_columns must name distinct columns other than the domain and labels, got "
                     f"{self.attribute_columns}."
                 )
+
+
+def launched_processes() -> int:
+    """How many processes the launcher (torchrun, accelerate launch) started, from its WORLD_SIZE."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def has_accelerator() -> bool:
+    """Whether this machine has a device the Trainer would pick over the CPU (CUDA or Intel XPU)."""
+    xpu = getattr(torch, "xpu", None)
+    return torch.cuda.is_available() or bool(xpu is not None and xpu.is_available())

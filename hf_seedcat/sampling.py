@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
+
+#: How draws are made from (seed, epoch, batch); a checkpoint made with another scheme cannot be continued.
+SAMPLER_SCHEME = "seedseq-v1"
 
 
 class GroupBalancedBatchSampler(Sampler[list[tuple[int, int]]]):
@@ -84,7 +88,7 @@ class GroupBalancedBatchSampler(Sampler[list[tuple[int, int]]]):
 
     def state_dict(self) -> dict[str, object]:
         """What decides the draws besides the grouping and the batch position the Trainer tracks."""
-        return {"seed": self.seed, "epoch": self.epoch, "num_replicas": self.num_replicas, "scheme": "seedseq-v1"}
+        return {"seed": self.seed, "epoch": self.epoch, "num_replicas": self.num_replicas, "scheme": SAMPLER_SCHEME}
 
 
 class EpochAwareDataLoader(DataLoader):
@@ -92,3 +96,22 @@ class EpochAwareDataLoader(DataLoader):
 
     def set_epoch(self, epoch: int) -> None:
         self.batch_sampler.set_epoch(epoch)
+
+
+def group_balanced_loader(dataset: Any, batch_size: int, args: Any, collate_fn: Any = None) -> EpochAwareDataLoader:
+    """This process's training loader: batches of ``batch_size`` drawn equally from every group.
+
+    ``args``: the run's ``TrainingArguments`` (seed, processes, workers, pinning). No batch is drawn until
+    the trainer installs groups with ``loader.batch_sampler.set_groups``.
+    """
+    sampler = GroupBalancedBatchSampler(
+        len(dataset), batch_size, seed=args.seed, num_replicas=args.world_size, rank=args.process_index
+    )
+    return EpochAwareDataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate_fn,
+        num_workers=args.dataloader_num_workers,
+        pin_memory=args.dataloader_pin_memory and torch.cuda.is_available(),
+        persistent_workers=args.dataloader_persistent_workers and args.dataloader_num_workers > 0,
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -38,6 +39,15 @@ logger = logging.getLogger(__name__)
 Scorer = Callable[[torch.Tensor | None, bool], tuple[torch.Tensor, torch.Tensor | None]]
 #: Sums a tensor over processes (identity in one process).
 Reduce = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class _Window:
+    """The optimizer step being accumulated: its global group counts, its size k, the micro-batches left."""
+
+    counts: torch.Tensor
+    size: int
+    remaining: int
 
 
 class SeedCategories:
@@ -92,6 +102,7 @@ class SeedCategories:
         self.regroup_seconds = 0.0
         self._group_loss_sum: torch.Tensor | None = None
         self._group_loss_steps = 0
+        self._window: _Window | None = None  # gradient accumulation: the optimizer step's group counts
 
     @classmethod
     def from_config(cls, config: SeedCatConfig, device: torch.device | str | None = None) -> SeedCategories:
@@ -168,6 +179,10 @@ class SeedCategories:
     def due(self, step: int, max_steps: int) -> bool:
         return self.schedule.due(step, max_steps)
 
+    def changes_at(self, step: int) -> bool:
+        """Whether a regroup at ``step`` would recompute the groups (and restart q); static groups never do."""
+        return not (self.grouper_at(step).static and self.group_ids is not None)
+
     def regroup(self, step: int, score: Scorer, gather: Reduce | None = None, num_processes: int = 1) -> bool:
         """Recompute the seed categories and restart ``q``; False when the groups cannot change.
 
@@ -179,9 +194,9 @@ class SeedCategories:
         """
         if self.units is None:
             raise RuntimeError("SeedCategories.regroup needs the units first: call ensure_units(train_dataset).")
-        grouper = self.grouper_at(step)
-        if grouper.static and self.group_ids is not None:
+        if not self.changes_at(step):
             return False
+        grouper = self.grouper_at(step)
         start = time.perf_counter()
         losses, features = None, None
         if grouper.requires and self.remembers:
@@ -241,6 +256,8 @@ class SeedCategories:
         ERM and a warm-up before the first grouping back-propagate the plain mean; the group losses are
         measured either way, for the logs.
         """
+        if self._window is not None:
+            return self._window_objective(per_sample, groups, num_processes)
         reduce = reduce or (lambda t: t)
         num_groups = self.weights.num_groups
         sums = torch.zeros(num_groups, device=per_sample.device).index_add(0, groups, per_sample)
@@ -256,6 +273,40 @@ class SeedCategories:
         # This process's share of sum_g q_g * mean_g; DDP averages gradients over processes, hence the
         # factor num_processes, which makes the gradient that of the global per-group means.
         return self.weights.weighted_loss(sums / global_counts * num_processes)
+
+    def open_window(self, losses: list[tuple[torch.Tensor, torch.Tensor]], reduce: Reduce | None = None) -> None:
+        """Gradient accumulation: move q once for the k micro-batches of one optimizer step.
+
+        ``losses``: every micro-batch's (per-sample losses, group ids), from a forward without gradients. q
+        moves once, from the group means over all k micro-batches (and all processes); the next k
+        ``objective`` calls then return each micro-batch's share of ``sum_g q_g * mean_g`` at that q, so the
+        accumulated gradient is that of one batch k times larger.
+        """
+        reduce = reduce or (lambda t: t)
+        device = losses[0][0].device
+        sums = torch.zeros(self.weights.num_groups, device=device)
+        counts = torch.zeros(self.weights.num_groups, device=device)
+        for per_sample, groups in losses:
+            sums.index_add_(0, groups, per_sample.detach().float())
+            counts.index_add_(0, groups, torch.ones_like(per_sample, dtype=torch.float32))
+        counts = reduce(counts).clamp(min=1)
+        group_losses = reduce(sums) / counts
+        self._record_group_losses(group_losses)
+        if self.weighted and not self.schedule.warming_up(self.last_regroup_step):
+            self.weights.update(group_losses)
+        self._window = _Window(counts=counts, size=len(losses), remaining=len(losses))
+
+    def _window_objective(self, per_sample: torch.Tensor, groups: torch.Tensor, num_processes: int) -> torch.Tensor:
+        """One micro-batch's share, scaled by k and the process count: the Trainer divides each micro-batch's
+        loss by k, and DDP averages gradients over processes."""
+        window = self._window
+        window.remaining -= 1
+        if window.remaining == 0:
+            self._window = None
+        if not self.weighted or self.schedule.warming_up(self.last_regroup_step):
+            return per_sample.mean()  # equal micro-batches: the mean of their means is the window's mean
+        sums = torch.zeros(len(window.counts), device=per_sample.device).index_add(0, groups, per_sample)
+        return self.weights.weighted_loss(sums / window.counts * (num_processes * window.size))
 
     def _record_group_losses(self, group_losses: torch.Tensor) -> None:
         # Summed where they are (on the device); read back only when logging.
@@ -312,11 +363,12 @@ class SeedCategories:
             self.memory.save(folder, process_index)
         self.loss_history.save(folder, process_index)
 
-    def load(self, folder: str, process_index: int) -> None:
-        """Restore this process's copy, after checking it fits this run and that all copies agree."""
+    def load(self, folder: str, process_index: int, sampler: dict[str, Any] | None = None) -> None:
+        """Restore this process's copy, after checking it fits this run (data, method, ``eta`` and, when
+        given, the sampler this run will use: processes, seed, scheme) and that all copies agree."""
         check_process_copies_agree(folder)
         saved = SeedCategoryState.load(folder, process_index)
-        saved.check_compatible(self.state(), folder)
+        saved.check_compatible(self.state(sampler), folder)
         self.group_ids = torch.tensor(saved.group_ids, dtype=torch.long)
         self.group_names = saved.group_names
         self.weights = GroupWeights(len(saved.group_names), saved.eta, device=self.device)

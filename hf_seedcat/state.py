@@ -77,6 +77,19 @@ class SeedCategoryState:
                     f"Checkpoint {folder} was made with {name}={getattr(self, name)!r} but this run uses "
                     f"{name}={getattr(expected, name)!r}; resuming would give a different number or kind of groups."
                 )
+        if self.eta != expected.eta:
+            raise ValueError(
+                f"Checkpoint {folder} was made with dro_eta={self.eta} but this run uses dro_eta={expected.eta}; "
+                f"pass --dro_eta {self.eta} to resume it, or start the new setting in a new --output_dir."
+            )
+        for key, meaning in (("num_replicas", "processes"), ("seed", "sampler seed"), ("scheme", "sampler scheme")):
+            saved, wanted = self.sampler.get(key), expected.sampler.get(key)
+            if saved is not None and wanted is not None and saved != wanted:
+                raise ValueError(
+                    f"Checkpoint {folder} was made with {saved} as its {meaning} ({key}) but this run has {wanted}: "
+                    "its batches would not continue the same sequence. Resume with the same number of processes "
+                    "and --seed (and this hf_seedcat version), or start in a new --output_dir."
+                )
         if self.unit_names != expected.unit_names:
             raise ValueError(
                 f"Checkpoint {folder} has units {self.unit_names} but this run's training set has "

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from transformers import Trainer
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from .checkpointing import check_writable, promote_staged_checkpoint
+from .accumulation import window_losses
+from .checkpointing import AtomicCheckpoints, check_writable
 from .config import SeedCatConfig
 from .finite_checks import DeferredFiniteChecks, NonFiniteLossError
 from .indexed_dataset import (
@@ -31,7 +31,7 @@ from .indexed_dataset import (
     split_batch,
 )
 from .regroup import RegroupCallback
-from .sampling import EpochAwareDataLoader, GroupBalancedBatchSampler
+from .sampling import SAMPLER_SCHEME, GroupBalancedBatchSampler, group_balanced_loader
 from .scoring import check_gives_features, score_samples, scoring_loader
 from .seed_categories import SeedCategories
 from .tensor_rows import TensorRowsCache
@@ -39,12 +39,15 @@ from .tensor_rows import TensorRowsCache
 __all__ = ["NonFiniteLossError", "SeedCatTrainer"]
 
 
-class SeedCatTrainer(Trainer):
+class SeedCatTrainer(AtomicCheckpoints, Trainer):
     """Trains with seed categories, GroupDRO or ERM, as ``SeedCatConfig`` says. The training set is a
     ``datasets.Dataset`` with integer ``labels`` and the ``args.domain_column`` column (kept for
     ``compute_loss`` without ``remove_unused_columns=False``); the model returns ``.logits``."""
 
     args: SeedCatConfig
+    # compute_loss never hands num_items_in_batch to the model, so the Trainer must always divide by the k
+    # micro-batches it accumulates (it does not for models with loss kwargs, e.g. HF text models).
+    loss_is_scaled_for_ga = False
 
     def __init__(self, *args: Any, scoring_dataset: Any = None, **kwargs: Any) -> None:
         """``scoring_dataset``: the training rows, in the same order, as the regroup pass should see them,
@@ -60,7 +63,6 @@ class SeedCatTrainer(Trainer):
         self.scoring_dataset = scoring_dataset
         self.seed_categories = SeedCategories.from_config(self.args, device=self.args.device)
         self._sampler: GroupBalancedBatchSampler | None = None
-        self._checkpoint_root: str | None = None
         self._tensor_rows = TensorRowsCache()  # in-memory datasets read as tensors (tensor_rows.py)
         self._finite_checks = DeferredFiniteChecks()
         self.add_callback(RegroupCallback(self))
@@ -90,22 +92,10 @@ class SeedCatTrainer(Trainer):
         dataset = IndexedDataset(
             self._tensor_rows(self._remove_unused_columns(self.train_dataset, description="training"))
         )
-        self._sampler = GroupBalancedBatchSampler(
-            len(dataset),
-            self._train_batch_size,
-            seed=self.args.seed,
-            num_replicas=self.args.world_size,
-            rank=self.args.process_index,
-        )
+        loader = group_balanced_loader(dataset, self._train_batch_size, self.args, self.data_collator)
+        self._sampler = loader.batch_sampler
         self._install_groups()
-        return EpochAwareDataLoader(
-            dataset,
-            batch_sampler=self._sampler,
-            collate_fn=self.data_collator,
-            num_workers=self.args.dataloader_num_workers,
-            pin_memory=self.args.dataloader_pin_memory and torch.cuda.is_available(),
-            persistent_workers=self.args.dataloader_persistent_workers and self.args.dataloader_num_workers > 0,
-        )
+        return loader
 
     def get_eval_dataloader(self, eval_dataset: Any = None) -> DataLoader:
         """Trainer's loader, over tensors when the split is an in-memory tensor dataset (``tensor_rows``):
@@ -124,6 +114,24 @@ class SeedCatTrainer(Trainer):
         if self._sampler is not None and categories.group_ids is not None:
             self._sampler.set_groups(categories.group_ids, len(categories.group_names), categories.group_names)
 
+    def _prepare_input(self, data: Any) -> Any:
+        """Trainer's copy to the device, without blocking: batches come from pinned memory on a GPU machine."""
+        if isinstance(data, torch.Tensor) and not self.is_deepspeed_enabled:
+            return data.to(device=self.args.device, non_blocking=True)
+        return super()._prepare_input(data)
+
+    def get_batch_samples(self, epoch_iterator: Any, num_batches: int, device: torch.device) -> tuple[list, Any]:
+        """The micro-batches of one optimizer step; with more than one, q moves once, from all of them
+        (``SeedCategories.open_window``), which takes one extra forward without gradients."""
+        batches, num_items_in_batch = super().get_batch_samples(epoch_iterator, num_batches, device)
+        if len(batches) > 1 and GROUP_COLUMN in batches[0]:
+            model = self.model_wrapped if self.model_wrapped is not None else self.model
+            with self.compute_loss_context_manager():
+                losses = window_losses(model, [self._prepare_inputs(b) for b in batches], self._split_batch)
+            reduce = lambda t: self.accelerator.reduce(t, reduction="sum")  # noqa: E731
+            self.seed_categories.open_window([(loss, extras[GROUP_COLUMN]) for loss, extras in losses], reduce)
+        return batches, num_items_in_batch
+
     def _split_batch(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], torch.Tensor, dict[str, Any]]:
         """Model inputs, labels, and the columns the model must not see (domain, ids, ground-truth attributes)."""
         hidden = hidden_columns(self.args.domain_column, self.args.attribute_columns, self.args.group_column)
@@ -139,6 +147,11 @@ class SeedCatTrainer(Trainer):
         model = self.model_wrapped if self.model_wrapped is not None else self.model
         if categories.needs_features:
             check_gives_features(model, self.args.grouping)
+        if categories.weights is not None and categories.changes_at(step):
+            # The window's last q, before the regroup restarts it; the flag keeps this step's own log.
+            should_log = self.control.should_log
+            self.log(categories.metrics())
+            self.control.should_log = should_log
         score = lambda indices, with_features: self._score(model, with_features, indices)  # noqa: E731
         if categories.regroup(step, score, self.accelerator.gather, self.accelerator.num_processes):
             self._install_groups()
@@ -200,27 +213,10 @@ class SeedCatTrainer(Trainer):
 
     # ---- checkpoints ----------------------------------------------------------------------------
 
-    def _get_output_dir(self, trial: Any) -> str:
-        return self._checkpoint_root or super()._get_output_dir(trial)
-
-    def _save_checkpoint(self, model: torch.nn.Module, trial: Any) -> None:
-        """Save into a staging folder, add every process's seed-category state, then rename into place:
-        a run killed mid-save leaves no ``checkpoint-N`` folder at all, never a partial one."""
-        run_dir = super()._get_output_dir(trial)
-        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-        staging = os.path.join(run_dir, ".staging")
-        self._checkpoint_root = staging
-        try:
-            super()._save_checkpoint(model, trial)
-        finally:
-            self._checkpoint_root = None
+    def save_checkpoint_extras(self, folder: str) -> None:
+        """This process's seed-category state (``AtomicCheckpoints`` renames the folder into place after)."""
         sampler = None if self._sampler is None else self._sampler.state_dict()
-        self.seed_categories.save(os.path.join(staging, name), self.args.process_index, sampler)
-        self.accelerator.wait_for_everyone()
-        if self.args.should_save:
-            best = self.state.best_model_checkpoint
-            promote_staged_checkpoint(staging, name, run_dir, self.args.save_total_limit, best)
-        self.accelerator.wait_for_everyone()
+        self.seed_categories.save(folder, self.args.process_index, sampler)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
         super()._load_from_checkpoint(resume_from_checkpoint, model)
@@ -229,7 +225,8 @@ class SeedCatTrainer(Trainer):
     def restore_seed_categories(self, checkpoint: str) -> None:
         """Load this process's copy of the seed-category state (checked against this run) into the sampler."""
         self.seed_categories.ensure_units(self.train_dataset)
-        self.seed_categories.load(checkpoint, self.args.process_index)
+        expected = {"num_replicas": self.args.world_size, "seed": self.args.seed, "scheme": SAMPLER_SCHEME}
+        self.seed_categories.load(checkpoint, self.args.process_index, expected)
         self._install_groups()
 
     def create_model_card(self, **card_fields: Any) -> None:
