@@ -132,7 +132,7 @@ class DomainGeneralizationArguments:
             raise ValueError(f"checkpoint_freq must be a positive number of steps, got {self.checkpoint_freq}.")
 
 
-def fill_data_defaults(dg_args: DomainGeneralizationArguments, config: SeedCatConfig, data: DomainDataset) -> None:
+def configure_for_data(dg_args: DomainGeneralizationArguments, config: SeedCatConfig, data: DomainDataset) -> None:
     """The data's learning rate, weight decay and batch sizes for every one the user left out, and the
     evaluation schedule (``checkpoint_freq``); a plain ``SeedCatConfig`` has them all and only gets the schedule."""
     if isinstance(config, DomainBedConfig):
@@ -158,7 +158,7 @@ def run_experiment(
 ) -> dict[str, Any]:
     """Train, write ``results.jsonl`` every checkpoint_freq steps, and return the selected records.
 
-    A ``DomainBedConfig``'s fields left at None get the dataset's defaults first (``fill_data_defaults``):
+    A ``DomainBedConfig``'s fields left at None get the dataset's defaults first (``configure_for_data``):
     e.g. the global batch is DomainBed's, 64 per training environment on MNIST, split over the processes.
     """
     data = load_domain_dataset(
@@ -186,7 +186,7 @@ def run_experiment(
     )
     data, model = built.data, built.model
     train_dataset = data.training_dataset(dg_args.test_envs)
-    fill_data_defaults(dg_args, config, data)
+    configure_for_data(dg_args, config, data)
 
     eval_datasets = data.evaluation_datasets(evaluation_split_names(data, dg_args))
     push = config.push_to_hub

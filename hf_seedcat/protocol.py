@@ -26,7 +26,8 @@ class DomainBedConfig(SeedCatConfig):
         ddp_find_unused_parameters: ``False``: every parameter gets a gradient, so DDP need not search.
 
     Defaults that depend on the data, left at ``None`` here and filled by ``fill_data_defaults`` once the
-    dataset is loaded (``experiment.run_experiment`` does it); a value given on the command line always wins:
+    dataset is loaded (``experiment.run_experiment`` does it; give them yourself to hand this config straight
+    to ``SeedCatTrainer``); a value given on the command line always wins:
         learning_rate, weight_decay: the dataset's (``hparams.default_hparams``): DomainBed's 1e-3 and 0 for the
             MNIST datasets and 5e-5 and 0 for other images; for text a fine-tuning default (2e-5, 0.01).
         per_device_train_batch_size: DomainBed's batch per training environment (64 MNIST, 32 otherwise)
@@ -86,17 +87,6 @@ class DomainBedConfig(SeedCatConfig):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be a positive batch size, got {value}.")
-
-    @property
-    def data_defaults_filled(self) -> bool:
-        """Whether every data-dependent field holds a value (the Trainer needs them all)."""
-        return None not in (
-            self.learning_rate,
-            self.weight_decay,
-            self.per_device_train_batch_size,
-            self.per_device_eval_batch_size,
-            self.scoring_batch_size,
-        )
 
     def fill_data_defaults(
         self,

@@ -20,7 +20,7 @@ from hf_seedcat import SeedCatConfig, SeedCatTrainer
 from hf_seedcat.cli.train import parse_arguments
 from hf_seedcat.data_scripts import load_domain_dataset
 from hf_seedcat.data_scripts.demo_folders import make_image_folder, make_text_folder
-from hf_seedcat.experiment import DomainGeneralizationArguments, accuracy_table, fill_data_defaults, run_experiment
+from hf_seedcat.experiment import DomainGeneralizationArguments, accuracy_table, configure_for_data, run_experiment
 from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
 from hf_seedcat.scoring import scoring_batch_size
 
@@ -50,7 +50,7 @@ def colored_mnist():
 def resolved(argv, data):
     """``argv`` parsed, with the data's defaults filled in as ``run_experiment`` fills them."""
     dg_args, config = parse_arguments(argv)
-    fill_data_defaults(dg_args, config, data)
+    configure_for_data(dg_args, config, data)
     return dg_args, config
 
 
