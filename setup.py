@@ -14,6 +14,15 @@ setup(
     packages=find_packages(include=["hf_seedcat", "hf_seedcat.*"]),
     package_data={"hf_seedcat": ["evaluation/group_accuracy/*.py", "templates/*.md"]},  # evaluate module, card
     python_requires=">=3.10",
+    entry_points={  # scripts/*.py are shims over the same functions
+        "console_scripts": [
+            "seedcat-train = hf_seedcat.cli.train:main",
+            "seedcat-sweep = hf_seedcat.cli.sweep:main",
+            "seedcat-collect = hf_seedcat.cli.collect:main",
+            "seedcat-patterns = hf_seedcat.cli.patterns:main",
+            "seedcat-quickstart = hf_seedcat.cli.quickstart:main",
+        ]
+    },
     install_requires=[
         "torch>=2.4",
         "torchvision",

@@ -1,7 +1,7 @@
 """Step time and peak memory of ERM, GroupDRO and SeedCat, as ratios to a plain-``Trainer`` ERM, in one process.
 
 The setting is DomainBed's ColoredMNIST run: test environment 2, the MNIST CNN, 64 samples per training
-environment (a total batch of 128), Adam at lr 1e-3, constant schedule, no clipping (``PROTOCOL_DEFAULTS``).
+environment (a total batch of 128), Adam at lr 1e-3, constant schedule, no clipping (``DomainBedConfig``).
 Four configurations train the same initial model:
 
     trainer_erm  a plain ``transformers.Trainer``: random sampler over the concatenated training
@@ -59,11 +59,13 @@ from typing import Any
 import torch
 import transformers
 from torch.profiler import ProfilerActivity, profile
-from transformers import HfArgumentParser, PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import HfArgumentParser, PrinterCallback, Trainer, TrainerCallback, set_seed
 
 from hf_seedcat import SeedCatTrainer, create_image_classifier
+from hf_seedcat.cli.train import parse_arguments
 from hf_seedcat.data_scripts import load_domain_dataset
-from hf_seedcat.experiment import PROTOCOL_DEFAULTS, parse_arguments
+from hf_seedcat.hparams import default_hparams
+from hf_seedcat.protocol import DomainBedConfig
 from hf_seedcat.regroup import RegroupCallback
 from hf_seedcat.tensor_rows import as_tensor_rows
 
@@ -179,6 +181,9 @@ def build_trainers(args: argparse.Namespace, train_dataset, input_shape, num_cla
         "--logging_strategy", "no",
         "--disable_tqdm", "true",
     ]  # fmt: skip
+    defaults = default_hparams("erm", "ColoredMNIST")  # DomainBed's lr and weight decay for the MNIST datasets
+    flags += ["--learning_rate", str(defaults["lr"]), "--weight_decay", str(defaults["weight_decay"])]
+    flags += ["--per_device_eval_batch_size", "1024"]
     if args.bf16:
         flags.append("--bf16")
     if args.device == "cpu":
@@ -188,15 +193,16 @@ def build_trainers(args: argparse.Namespace, train_dataset, input_shape, num_cla
         set_seed(0)
         return create_image_classifier(input_shape, num_classes)
 
-    (reference_args,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(
-        args=PROTOCOL_DEFAULTS + flags + ["--remove_unused_columns", "false"]
+    # The same protocol for the plain Trainer, which reads only the TrainingArguments fields of DomainBedConfig.
+    (reference_args,) = HfArgumentParser(DomainBedConfig).parse_args_into_dataclasses(
+        args=flags + ["--remove_unused_columns", "false"]
     )
     model_columns = train_dataset.select_columns(["pixel_values", "labels"])
     trainers: dict[str, Trainer] = {
         REFERENCE: Trainer(model=fresh_model(), args=reference_args, train_dataset=model_columns, callbacks=[timer])
     }
     for algorithm in CONFIGURATIONS[1:]:
-        _, config, _ = parse_arguments(flags + ["--algorithm", algorithm])
+        _, config = parse_arguments(flags + ["--algorithm", algorithm])
         trainer = SeedCatTrainer(model=fresh_model(), args=config, train_dataset=train_dataset, callbacks=[timer])
         # Regroups are run (and timed) by hand: otherwise every train() call would start with a full pass.
         trainer.remove_callback(RegroupCallback)

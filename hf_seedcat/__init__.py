@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it.
 _EXPORTS = {
     "DomainAccuracy": ".evaluation.metrics",
+    "DomainBedConfig": ".protocol",
     "GroupCompositionCallback": ".analysis.composition",
     "GroupWeights": ".weighting",
     "LossHistory": ".regroup_variants",
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from .grouping import create_grouper
     from .hub import load_model
     from .models import create_image_classifier
+    from .protocol import DomainBedConfig
     from .regroup_variants import LossHistory
     from .schedule import RegroupSchedule
     from .seed_categories import SeedCategories
@@ -55,6 +57,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "DomainAccuracy",
+    "DomainBedConfig",
     "GroupCompositionCallback",
     "GroupWeights",
     "LossHistory",

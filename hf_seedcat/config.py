@@ -41,6 +41,10 @@ class SeedCatConfig(TrainingArguments):
         regroup_once_at: one-shot seed categories, found once at step T and kept (with ``q``) after it.
         regroup_start: ERM warm-up to step T, then the paper's regroups at T, T + t0, ...
 
+    The scoring pass:
+        scoring_batch_size: its batch per device (default: the evaluation batch size), so that raising the
+            evaluation batch for speed does not raise the regroup pass's peak memory.
+
     Ground truth that never trains:
         attribute_columns: columns that, with the label, define *evaluation* groups (per-group,
             worst-group and mean-over-groups accuracy); they never reach the model, grouping or sampler.
@@ -51,8 +55,8 @@ class SeedCatConfig(TrainingArguments):
     divided equally among the groups in play (seed categories for ``seedcat``, domains otherwise), as
     the paper keeps the total fixed; with G groups each gets ``per_device_train_batch_size // G``
     samples, so pick a multiple of G to use the whole batch. With N processes the global batch is N
-    times that. Other defaults are those of ``TrainingArguments``; ``scripts/run_dg.py`` switches to
-    DomainBed's protocol (constant learning rate, no gradient clipping).
+    times that. Other defaults are those of ``TrainingArguments``; ``protocol.DomainBedConfig`` (what
+    ``seedcat-train`` parses) switches to DomainBed's protocol (constant learning rate, no gradient clipping).
     """
 
     algorithm: str = field(
@@ -150,6 +154,14 @@ class SeedCatConfig(TrainingArguments):
         },
     )
 
+    scoring_batch_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Batch size per device of the regroup scoring pass; default: the evaluation batch size. Its own "
+            "size keeps the pass's peak memory fixed when the evaluation batch is raised for speed."
+        },
+    )
+
     def __post_init__(self) -> None:
         launched = launched_processes()
         if launched > 1 and not self.use_cpu and not has_accelerator():
@@ -179,6 +191,8 @@ class SeedCatConfig(TrainingArguments):
             raise ValueError(f"regroup_source must be one of {REGROUP_SOURCES}, got {self.regroup_source!r}.")
         if not 0.0 <= self.memory_decay < 1.0:
             raise ValueError(f"memory_decay must be in [0, 1), got {self.memory_decay}.")
+        if self.scoring_batch_size is not None and self.scoring_batch_size < 1:
+            raise ValueError(f"scoring_batch_size must be a positive batch size, got {self.scoring_batch_size}.")
         if not self.domain_column:
             raise ValueError("domain_column must name a dataset column, got an empty string.")
         if self.regroup_loss_average < 1:

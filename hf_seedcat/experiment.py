@@ -1,4 +1,4 @@
-"""One domain-generalisation run, DomainBed's protocol on top of ``SeedCatTrainer`` (used by run_dg.py)."""
+"""One domain-generalisation run, DomainBed's protocol on top of ``SeedCatTrainer`` (what ``seedcat-train`` runs)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-from transformers import HfArgumentParser, TrainerCallback, TrainerState, set_seed
+from transformers import TrainerCallback, TrainerState, set_seed
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -25,8 +24,10 @@ from .evaluation import (
     read_results,
     training_domain_validation,
 )
+from .hparams import default_hparams
 from .hub import push_run, write_model_card
-from .modalities import DEFAULT_TEXT_MODEL, build_model_and_inputs
+from .modalities import DEFAULT_TEXT_MODEL, build_model_and_inputs, default_eval_batch_size
+from .protocol import DomainBedConfig
 from .trainer import SeedCatTrainer
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,11 @@ class DomainGeneralizationArguments:
         default=None, metadata={"help": "TextFolder: keep a fixed random sample of N rows per domain (short runs)."}
     )
     max_length: int | None = field(
-        default=None, metadata={"help": "Text datasets: truncate to this many tokens (default: the tokenizer's)."}
+        default=None,
+        metadata={
+            "help": "Text datasets: truncate to this many tokens; default: the tokenizer's limit, at most 256 "
+            "and never beyond the model's position embeddings."
+        },
     )
     checkpoint_freq: int | None = field(
         default=None, metadata={"help": "Evaluate and write results.jsonl every N steps; default: the dataset's."}
@@ -127,57 +132,34 @@ class DomainGeneralizationArguments:
             raise ValueError(f"checkpoint_freq must be a positive number of steps, got {self.checkpoint_freq}.")
 
 
-# DomainBed's protocol where it differs from TrainingArguments: Adam at lr 1e-3 with no weight decay,
-# a constant learning rate, no gradient clipping, 5000 steps. Command-line flags override these.
-PROTOCOL_DEFAULTS = [
-    "--max_steps", "5000",
-    "--learning_rate", "1e-3",
-    "--weight_decay", "0",
-    "--optim", "adamw_torch",
-    "--lr_scheduler_type", "constant",
-    "--max_grad_norm", "0",
-    "--per_device_eval_batch_size", "1024",
-    "--save_steps", "1000",
-    "--save_total_limit", "1",
-    "--report_to", "none",
-    "--ddp_find_unused_parameters", "false",
-]  # fmt: skip
-
-
-def parse_arguments(argv: Sequence[str]) -> tuple[DomainGeneralizationArguments, SeedCatConfig, bool]:
-    """Parse flags over the protocol defaults; the bool says whether the batch size was given."""
-    argv = list(argv)
-    if "--output_dir" not in argv:
-        argv += ["--output_dir", default_output_dir(argv)]
-    if "--bf16" in argv and "--use_cpu" not in argv and not torch.cuda.is_available():
-        argv.append("--use_cpu")  # TrainingArguments refuses bf16 without a GPU unless told to use the CPU
-    parser = HfArgumentParser((DomainGeneralizationArguments, SeedCatConfig))
-    dg_args, config = parser.parse_args_into_dataclasses(args=PROTOCOL_DEFAULTS + argv)
-    return dg_args, config, "--per_device_train_batch_size" in argv
-
-
-def default_output_dir(argv: Sequence[str]) -> str:
-    def value(flag: str, default: str) -> str:
-        return argv[argv.index(flag) + 1] if flag in argv else default
-
-    envs = "".join(argv[argv.index("--test_envs") + 1 :]).split("--")[0] if "--test_envs" in argv else "2"
-    return os.path.join(
-        "runs",
-        f"{value('--dataset', 'ColoredMNIST')}_{value('--algorithm', 'seedcat')}_test{envs.replace(' ', '')}"
-        f"_trial{value('--trial_seed', '0')}_seed{value('--seed', '0')}",
-    )
+def configure_for_data(dg_args: DomainGeneralizationArguments, config: SeedCatConfig, data: DomainDataset) -> None:
+    """The data's learning rate, weight decay and batch sizes for every one the user left out, and the
+    evaluation schedule (``checkpoint_freq``); a plain ``SeedCatConfig`` has them all and only gets the schedule."""
+    if isinstance(config, DomainBedConfig):
+        hparams = default_hparams(config.algorithm, dg_args.dataset, data.modality)
+        config.fill_data_defaults(
+            learning_rate=hparams["lr"],
+            weight_decay=hparams["weight_decay"],
+            batch_size_per_environment=hparams["batch_size"],
+            n_train_envs=len(data.environments) - len(dg_args.test_envs),
+            eval_batch_size=default_eval_batch_size(data, dg_args.image_size),
+        )
+    freq = dg_args.checkpoint_freq or data.checkpoint_freq
+    config.eval_strategy = "steps"
+    config.eval_steps = freq
+    config.logging_steps = freq
+    config.__post_init__()  # re-derive Trainer settings after the protocol's changes
 
 
 def run_experiment(
     dg_args: DomainGeneralizationArguments,
     config: SeedCatConfig,
-    batch_size_given: bool = True,
     callbacks: Sequence[TrainerCallback] = (),
 ) -> dict[str, Any]:
     """Train, write ``results.jsonl`` every checkpoint_freq steps, and return the selected records.
 
-    Without an explicit batch size the global batch is DomainBed's, 64 per training environment,
-    split evenly over the processes.
+    A ``DomainBedConfig``'s fields left at None get the dataset's defaults first (``configure_for_data``):
+    e.g. the global batch is DomainBed's, 64 per training environment on MNIST, split over the processes.
     """
     data = load_domain_dataset(
         dg_args.dataset,
@@ -204,19 +186,7 @@ def run_experiment(
     )
     data, model = built.data, built.model
     train_dataset = data.training_dataset(dg_args.test_envs)
-    n_train_envs = len(data.environments) - len(dg_args.test_envs)
-    if not batch_size_given:  # DomainBed: 64 per training environment in the global batch.
-        if (64 * n_train_envs) % config.world_size:
-            raise ValueError(
-                f"DomainBed's global batch of {64 * n_train_envs} does not split over {config.world_size} "
-                "processes; pass --per_device_train_batch_size."
-            )
-        config.per_device_train_batch_size = 64 * n_train_envs // config.world_size
-    freq = dg_args.checkpoint_freq or data.checkpoint_freq
-    config.eval_strategy = "steps"
-    config.eval_steps = freq
-    config.logging_steps = freq
-    config.__post_init__()  # re-derive Trainer settings after the protocol's changes
+    configure_for_data(dg_args, config, data)
 
     eval_datasets = data.evaluation_datasets(evaluation_split_names(data, dg_args))
     push = config.push_to_hub

@@ -31,6 +31,18 @@ from .models.pretrained import resolve_checkpoint
 
 DEFAULT_TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
+# Evaluation (and scoring) batches sized to the input. 1024 is DomainBed's MNIST protocol: 28x28 inputs through a
+# small CNN take a few MB per 1024 samples. A ResNet-50 at 224x224 or a transformer at 256 tokens takes a few
+# hundred MB of activations per 64 samples in no-grad evaluation: 64 fits beside training on any GPU and on a
+# CPU's memory, where 1024 would need gigabytes.
+SMALL_IMAGE_SIDE = 64  # up to this side (pixels) an image counts as small
+SMALL_INPUT_EVAL_BATCH = 1024
+LARGE_INPUT_EVAL_BATCH = 64
+# Sentence-level data (reviews, posts) rarely exceeds a few hundred word pieces, and all-MiniLM-L6-v2 was tuned
+# on 128 and truncates at 256 (its model card): a cap keeps a tokenizer's 512 (or its "no limit" sentinel) from
+# padding batches to lengths the data and the model never use.
+TEXT_MAX_LENGTH_CAP = 256
+
 
 @dataclass
 class ModelAndInputs:
@@ -77,6 +89,37 @@ def build_model_and_inputs(
     return ModelAndInputs(model=model, data=data, data_collator=default_data_collator)
 
 
+def input_side(data: DomainDataset, image_size: int) -> int | None:
+    """The side in pixels of the images the model sees (``image_size`` for raw images); None for text."""
+    if data.modality == "text":
+        return None
+    if IMAGE_COLUMN in data.in_splits[0].column_names:
+        return image_size
+    return max(data.input_shape[1:]) if len(data.input_shape) > 1 else data.input_shape[0]
+
+
+def default_eval_batch_size(data: DomainDataset, image_size: int) -> int:
+    """DomainBed's 1024 for small images (MNIST); 64 for large images and text, which take far more memory."""
+    side = input_side(data, image_size)
+    return SMALL_INPUT_EVAL_BATCH if side is not None and side <= SMALL_IMAGE_SIDE else LARGE_INPUT_EVAL_BATCH
+
+
+def text_max_length(max_length: int | None, tokenizer_max_length: int, max_position_embeddings: int | None) -> int:
+    """``max_length`` if given (checked against the model), else the tokenizer's, capped at
+    ``TEXT_MAX_LENGTH_CAP`` and never beyond the model's position embeddings."""
+    if max_length is not None:
+        if max_length < 1:
+            raise ValueError(f"max_length must be a positive number of tokens, got {max_length}.")
+        if max_position_embeddings is not None and max_length > max_position_embeddings:
+            raise ValueError(
+                f"max_length {max_length} exceeds the model's {max_position_embeddings} position embeddings; "
+                f"pass --max_length {max_position_embeddings} or less."
+            )
+        return max_length
+    limits = [tokenizer_max_length, TEXT_MAX_LENGTH_CAP, max_position_embeddings]
+    return min(limit for limit in limits if limit is not None)
+
+
 def _text(data: DomainDataset, model_name_or_path: str, max_length: int | None) -> ModelAndInputs:
     path = resolve_checkpoint(model_name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -87,7 +130,8 @@ def _text(data: DomainDataset, model_name_or_path: str, max_length: int | None) 
         id2label=dict(enumerate(names)),
         label2id={name: i for i, name in enumerate(names)},
     )
-    transform = tokenize_transform(tokenizer, max_length or tokenizer.model_max_length)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    transform = tokenize_transform(tokenizer, text_max_length(max_length, tokenizer.model_max_length, positions))
     return ModelAndInputs(
         model=model,
         data=data.with_transforms(transform, transform),

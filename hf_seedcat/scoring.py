@@ -73,19 +73,26 @@ def check_gives_features(model: torch.nn.Module, grouping: str) -> None:
         )
 
 
+def scoring_batch_size(args: Any) -> int:
+    """The scoring pass's batch (all devices of this process): ``scoring_batch_size`` per device when set, as
+    ``eval_batch_size`` counts ``per_device_eval_batch_size``; else the evaluation batch."""
+    per_device = getattr(args, "scoring_batch_size", None)
+    return per_device * max(1, args.n_gpu) if per_device else args.eval_batch_size
+
+
 def scoring_loader(
     dataset: Any, indices: torch.Tensor | None, args: Any, collate_fn: Callable | None = None
 ) -> DataLoader:
     """The training rows (or those at ``indices``), in order, without group sampling: what a regroup scores.
 
-    ``args``: the run's ``TrainingArguments`` (evaluation batch size, workers, pinning). Memory is pinned
-    on a CUDA machine only: elsewhere pinning has no device to serve and only warns.
+    ``args``: the run's ``TrainingArguments`` (workers, pinning; the batch of ``scoring_batch_size``). Memory is
+    pinned on a CUDA machine only: elsewhere pinning has no device to serve and only warns.
     """
     if indices is not None:
         dataset = Subset(dataset, indices.tolist())
     return DataLoader(
         dataset,
-        batch_size=args.eval_batch_size,
+        batch_size=scoring_batch_size(args),
         collate_fn=collate_fn,
         num_workers=args.dataloader_num_workers,
         pin_memory=args.dataloader_pin_memory and torch.cuda.is_available(),

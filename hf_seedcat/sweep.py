@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from .evaluation.tables import DONE_FILE
 from .hparams import hparams_to_flags, sample_hparams
 
-RUN_DG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "run_dg.py")
+# A run is the package's module, not a script by path, so a sweep works from a wheel install as from a checkout.
+TRAIN_MODULE = "hf_seedcat.cli.train"
 LAUNCHERS = ("local", "parallel", "commands")
 
 
@@ -94,12 +95,12 @@ def make_jobs(
             algorithms, sets_of_test_envs(n_envs, test_envs, leave_one_out), range(n_trials), range(n_hparams)
         ):
             folder = os.path.join(output_dir, dataset, run_name(algorithm, envs, trial, hparams_seed))
-            command = [python, RUN_DG, "--dataset", dataset, "--algorithm", algorithm]
+            command = [python, "-m", TRAIN_MODULE, "--dataset", dataset, "--algorithm", algorithm]
             command += ["--test_envs", *map(str, envs), "--trial_seed", str(trial), "--seed", str(trial)]
             command += ["--hparams_seed", str(hparams_seed)]
             if data_dir:
                 command += ["--data_dir", data_dir]
-            if hparams_seed:  # sample 0 keeps run_dg's protocol defaults
+            if hparams_seed:  # sample 0: the run's own defaults, which are sample 0 (hparams.default_hparams)
                 hparams = sample_hparams(algorithm, dataset, hparams_seed, trial)
                 command += hparams_to_flags(hparams, n_envs - len(envs))
             command += [*extra_args, "--output_dir", folder]

@@ -1,83 +1,8 @@
-"""Run a sweep: ``python scripts/sweep.py --datasets ColoredMNIST --algorithms erm groupdro seedcat
---n_trials 3 --n_hparams 1 --output_dir DIR [--launcher local|parallel|commands] [-- run_dg flags]``.
+"""Run a sweep: a shim over ``seedcat-sweep`` (``hf_seedcat/cli/sweep.py``; ``--help``)."""
 
-One folder per run under ``DIR/<dataset>/``; finished runs are skipped, unfinished ones resume. Flags
-after ``--`` go to every ``run_dg.py`` (e.g. ``-- --bf16 --eval_splits selection``).
-"""
-
-import os
 import sys
-from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser
-
-from hf_seedcat.sweep import LAUNCHERS, launch, make_jobs, write_commands
-
-
-@dataclass
-class SweepArguments:
-    output_dir: str = field(metadata={"help": "Root folder of the sweep; one folder per run below DIR/<dataset>/."})
-    datasets: list[str] = field(default_factory=lambda: ["ColoredMNIST"], metadata={"help": "Dataset names."})
-    algorithms: list[str] = field(
-        default_factory=lambda: ["erm", "groupdro", "seedcat"], metadata={"help": "Algorithms to compare."}
-    )
-    n_trials: int = field(default=3, metadata={"help": "Trials (seeds of the splits and the initial weights)."})
-    n_hparams: int = field(
-        default=1, metadata={"help": "Hyperparameter samples per trial: sample 0 is the defaults, others random."}
-    )
-    test_envs: list[int] | None = field(default=None, metadata={"help": "Test environments; default: each one."})
-    leave_one_out: bool = field(
-        default=False, metadata={"help": "Also run every pair of test environments (leave-one-domain-out selection)."}
-    )
-    data_dir: str | None = field(default=None, metadata={"help": "Passed to run_dg.py as --data_dir."})
-    launcher: str = field(
-        default="local",
-        metadata={
-            "help": "local: one run after another; parallel: --n_workers at a time; commands: only write "
-            "DIR/commands.txt, one line per unfinished run, for a scheduler (e.g. a Slurm job array).",
-            "choices": list(LAUNCHERS),
-        },
-    )
-    n_workers: int = field(default=2, metadata={"help": "Runs at a time with --launcher parallel."})
-    restart_unfinished: bool = field(
-        default=False, metadata={"help": "Delete unfinished runs and start them over instead of resuming."}
-    )
-    dry_run: bool = field(default=False, metadata={"help": "Print what would run and exit."})
-
-
-def main(argv: list[str]) -> int:
-    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
-    own = argv[: argv.index("--")] if "--" in argv else argv
-    (args,) = HfArgumentParser(SweepArguments).parse_args_into_dataclasses(args=own)
-    jobs = make_jobs(
-        args.datasets,
-        args.algorithms,
-        args.output_dir,
-        n_trials=args.n_trials,
-        n_hparams=args.n_hparams,
-        test_envs=args.test_envs,
-        leave_one_out=args.leave_one_out,
-        extra_args=extra,
-        data_dir=args.data_dir,
-    )
-    finished = sum(job.finished for job in jobs)
-    print(f"{len(jobs)} runs: {finished} finished, {len(jobs) - finished} to run.")
-    if args.dry_run:
-        for job in jobs:
-            print(("done  " if job.finished else "todo  ") + job.shell_command())
-        return 0
-    if args.launcher == "commands":
-        path = os.path.join(args.output_dir, "commands.txt")
-        count = write_commands(jobs, path)
-        print(f"Wrote {count} commands to {path}; e.g. with Slurm:")
-        print(f"  sbatch --array=1-{count} --wrap 'sed -n \"${{SLURM_ARRAY_TASK_ID}}p\" {path} | bash'")
-        return 0
-    outcome = launch(jobs, args.launcher, args.n_workers, args.restart_unfinished)
-    print(f"ran {len(outcome['ran'])}, skipped {len(outcome['skipped'])} finished, failed {len(outcome['failed'])}.")
-    for job in outcome["failed"]:
-        print(f"  failed: {job.output_dir} (see its log.txt)")
-    return 1 if outcome["failed"] else 0
-
+from hf_seedcat.cli.sweep import main
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

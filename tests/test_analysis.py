@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -198,12 +197,11 @@ def test_callback_records_the_table_at_every_regroup(tmp_path):
 
 @pytest.mark.slow
 def test_script_trains_erm_then_writes_table_and_figures(tmp_path, mnist_digits, monkeypatch, capsys):
-    sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
-    import analyze_patterns as script
+    from hf_seedcat.cli.patterns import analyze
 
     out = tmp_path / "patterns"
     argv = ["--dataset", "RotatedMNIST", "--test_envs", "0", "--train_steps", "3", "--max_digits", "600"]
-    table = script.main(argv + ["--classes", "0", "1", "--n_clusters", "5", "--output_dir", str(out)])
+    table = analyze(argv + ["--classes", "0", "1", "--n_clusters", "5", "--output_dir", str(out)])
     assert (out / "erm" / "model.safetensors").is_file()
     assert set(json.loads((out / "cct.json").read_text())) >= {"random", "rep_path", "rep_loss", "path_loss"}
     assert table["stages"] == ["block0", "block1", "block2", "block3", "classifier"]

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 KILLER = """
 import os, signal, sys
 from transformers import TrainerCallback
-from hf_seedcat.experiment import parse_arguments, run_experiment
+from hf_seedcat.cli.train import parse_arguments
+from hf_seedcat.experiment import run_experiment
 
 class KillAfterCheckpoint(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):

@@ -13,8 +13,9 @@ from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
 from hf_seedcat import load_model
+from hf_seedcat.cli.train import parse_arguments
 from hf_seedcat.data_scripts.demo_folders import make_image_folder, make_text_folder
-from hf_seedcat.experiment import parse_arguments, run_experiment
+from hf_seedcat.experiment import run_experiment
 from hf_seedcat.hub import HubPushError
 from hf_seedcat.models.pretrained import packaged_timm_weights, resolve_checkpoint
 

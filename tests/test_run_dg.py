@@ -1,8 +1,10 @@
-"""scripts/run_dg.py end to end on a small subset of the real ColoredMNIST, for each algorithm."""
+"""One run (``seedcat-train``): DomainBed's protocol as DomainBedConfig, the defaults that fit the data, and
+the run end to end on a small subset of the real ColoredMNIST, for each algorithm."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import subprocess
 import sys
@@ -10,26 +12,147 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import make_domain_dataset
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast, HfArgumentParser
 
 import hf_seedcat.modalities as modalities
-from hf_seedcat.experiment import accuracy_table, parse_arguments, run_experiment
+from hf_seedcat import SeedCatConfig, SeedCatTrainer
+from hf_seedcat.cli.train import parse_arguments
+from hf_seedcat.data_scripts import load_domain_dataset
+from hf_seedcat.data_scripts.demo_folders import make_image_folder, make_text_folder
+from hf_seedcat.experiment import DomainGeneralizationArguments, accuracy_table, configure_for_data, run_experiment
+from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
+from hf_seedcat.scoring import scoring_batch_size
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The reference: DomainBed's protocol as experiment.py prepended it to argv before DomainBedConfig declared it.
+OLD_PROTOCOL_DEFAULTS = [
+    "--max_steps", "5000",
+    "--learning_rate", "1e-3",
+    "--weight_decay", "0",
+    "--optim", "adamw_torch",
+    "--lr_scheduler_type", "constant",
+    "--max_grad_norm", "0",
+    "--per_device_eval_batch_size", "1024",
+    "--save_steps", "1000",
+    "--save_total_limit", "1",
+    "--report_to", "none",
+    "--ddp_find_unused_parameters", "false",
+]  # fmt: skip
 
-def test_no_arguments_is_the_main_job_under_domainbeds_protocol():
-    dg_args, config, batch_given = parse_arguments([])
-    assert (dg_args.dataset, config.algorithm, dg_args.test_envs, config.max_steps) == (
-        "ColoredMNIST",
-        "seedcat",
-        [2],
-        5000,
+
+@pytest.fixture(scope="module")
+def colored_mnist():
+    return load_domain_dataset("ColoredMNIST", max_digits=600)
+
+
+def resolved(argv, data):
+    """``argv`` parsed, with the data's defaults filled in as ``run_experiment`` fills them."""
+    dg_args, config = parse_arguments(argv)
+    configure_for_data(dg_args, config, data)
+    return dg_args, config
+
+
+def test_no_arguments_is_configured_exactly_as_the_old_argv_patching_configured_it(colored_mnist):
+    parser = HfArgumentParser((DomainGeneralizationArguments, SeedCatConfig))
+    old_args, old = parser.parse_args_into_dataclasses(args=[*OLD_PROTOCOL_DEFAULTS, "--output_dir", "runs/old"])
+    old.per_device_train_batch_size = 64 * 2  # what the old run set without --per_device_train_batch_size
+    old.eval_strategy, old.eval_steps, old.logging_steps = "steps", 100, 100
+    old.__post_init__()
+    new_args, new = resolved([], colored_mnist)
+
+    assert dataclasses.asdict(new_args) == dataclasses.asdict(old_args)
+    compared = [
+        f.name for f in dataclasses.fields(SeedCatConfig) if f.name not in ("output_dir", "scoring_batch_size")
+    ]
+    assert len(compared) > 100  # every TrainingArguments field, not a few
+    differing = {name: (getattr(old, name), getattr(new, name)) for name in compared}
+    assert {name: pair for name, pair in differing.items() if pair[0] != pair[1]} == {}
+    assert scoring_batch_size(new) == scoring_batch_size(old) == 1024  # old: the evaluation batch
+    assert (new.max_steps, new.learning_rate, new.weight_decay, new.max_grad_norm) == (5000, 1e-3, 0.0, 0.0)
+    assert new.output_dir == str(Path("runs") / "ColoredMNIST_seedcat_test2_trial0_seed42")  # the seed it runs with
+
+
+def test_a_given_flag_always_wins_over_the_datas_default(colored_mnist):
+    argv = ["--learning_rate", "5e-4", "--weight_decay", "0.1", "--per_device_train_batch_size", "32"]
+    _, config = resolved([*argv, "--per_device_eval_batch_size", "4096", "--max_steps", "7"], colored_mnist)
+    assert (config.learning_rate, config.weight_decay, config.per_device_train_batch_size) == (5e-4, 0.1, 32)
+    assert (config.per_device_eval_batch_size, config.max_steps) == (4096, 7)
+    # the scoring pass keeps the data's batch however large the evaluation batch
+    assert config.scoring_batch_size == 1024
+    _, config = resolved(["--per_device_eval_batch_size", "100", "--scoring_batch_size", "8"], colored_mnist)
+    assert (config.per_device_eval_batch_size, config.scoring_batch_size) == (100, 8)
+    _, config = resolved(["--per_device_eval_batch_size", "100"], colored_mnist)
+    assert config.scoring_batch_size == 100  # a smaller evaluation batch lowers it too
+    _, config = resolved(["--learning_rate", "0", "--weight_decay", "0"], colored_mnist)
+    assert (config.learning_rate, config.weight_decay) == (0.0, 0.0)  # given as 0 is given, not "unset"
+
+
+def test_each_kind_of_data_gets_its_learning_rate_weight_decay_and_batches(tmp_path):
+    images = make_image_folder(tmp_path / "images", ["art", "photo", "sketch"], ["cat", "dog"], per_class=3, size=8)
+    text = make_text_folder(tmp_path / "text", ["airline", "blog", "imdb"], rows=12, text="text", label="label")
+    image_data = load_domain_dataset("ImageFolder", data_dir=str(images))
+    text_data = load_domain_dataset("TextFolder", data_dir=str(text))
+    rotated = load_domain_dataset("RotatedMNIST", max_digits=600)
+
+    _, config = resolved(["--dataset", "RotatedMNIST", "--test_envs", "0"], rotated)  # 5 training environments
+    assert (config.learning_rate, config.weight_decay, config.per_device_train_batch_size) == (1e-3, 0.0, 5 * 64)
+    assert config.per_device_eval_batch_size == config.scoring_batch_size == 1024
+    # DomainBed's ResNet-50 defaults for images: 5e-5, 32 per environment; a 224x224 image gets a small batch
+    _, config = resolved(["--dataset", "ImageFolder", "--test_envs", "0"], image_data)
+    assert (config.learning_rate, config.weight_decay, config.per_device_train_batch_size) == (5e-5, 0.0, 2 * 32)
+    assert config.per_device_eval_batch_size == config.scoring_batch_size == 64
+    _, config = resolved(["--dataset", "ImageFolder", "--image_size", "32"], image_data)
+    assert config.per_device_eval_batch_size == 1024  # small images again
+    # fine-tuning a pretrained text encoder: BERT's and sentence-transformers' 2e-5 with weight decay 0.01
+    _, config = resolved(["--dataset", "TextFolder"], text_data)
+    assert (config.learning_rate, config.weight_decay, config.per_device_train_batch_size) == (2e-5, 0.01, 2 * 32)
+    assert config.per_device_eval_batch_size == config.scoring_batch_size == 64
+
+
+def test_max_length_defaults_to_what_the_model_and_tokenizer_take(tmp_path):
+    assert modalities.text_max_length(None, 512, 512) == 256  # the sentence-level cap
+    assert modalities.text_max_length(None, int(1e30), None) == 256  # a tokenizer's "no limit" sentinel
+    assert modalities.text_max_length(None, 128, 512) == 128  # the tokenizer's own
+    assert modalities.text_max_length(None, 512, 64) == 64  # never beyond the position embeddings
+    assert modalities.text_max_length(300, 512, 512) == 300  # given: kept
+    with pytest.raises(ValueError, match="exceeds the model's 512 position embeddings; pass --max_length 512"):
+        modalities.text_max_length(1000, 512, 512)
+
+    # a tiny BERT whose tokenizer sets no limit: the default truncates at its 24 position embeddings
+    words = [f"w{i}" for i in range(40)]
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]))
+    tokenizer = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    config = BertConfig(vocab_size=45, hidden_size=8, num_hidden_layers=1, num_attention_heads=2)
+    config.intermediate_size, config.max_position_embeddings = 16, 24
+    tokenizer.save_pretrained(tmp_path / "tiny")
+    BertForSequenceClassification(config).save_pretrained(tmp_path / "tiny")
+    folder = make_text_folder(tmp_path / "text", ["a", "b", "c"], rows=6, text="text", label="label")
+    data = load_domain_dataset("TextFolder", data_dir=str(folder))
+    built = modalities.build_model_and_inputs(data, model_name_or_path=str(tmp_path / "tiny"))
+    encoded = built.data.eval_transform({"text": [" ".join(words)], "label": [0]})
+    assert len(encoded["input_ids"][0]) == 24
+    with pytest.raises(ValueError, match="pass --max_length 24 or less"):
+        modalities.build_model_and_inputs(data, model_name_or_path=str(tmp_path / "tiny"), max_length=64)
+
+
+def test_the_scoring_pass_reads_its_own_batch_not_the_evaluation_batch(tmp_path):
+    seen = []
+    torch.manual_seed(0)
+    model = MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2))
+    model.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(len(kwargs["pixel_values"])), with_kwargs=True
     )
-    assert config.learning_rate == 1e-3 and config.weight_decay == 0
-    assert config.lr_scheduler_type == "constant" and config.max_grad_norm == 0
-    assert not batch_given and config.output_dir.endswith("ColoredMNIST_seedcat_test2_trial0_seed0")
-    _, config, batch_given = parse_arguments(["--per_device_train_batch_size", "32", "--learning_rate", "5e-5"])
-    assert batch_given and config.per_device_train_batch_size == 32 and config.learning_rate == 5e-5
+    data = make_domain_dataset({"a": 50, "b": 40}, shape=(2, 28, 28))
+    settings = dict(per_device_train_batch_size=16, learning_rate=1e-3, report_to="none", use_cpu=True)
+    config = SeedCatConfig(str(tmp_path), per_device_eval_batch_size=4096, scoring_batch_size=16, **settings)
+    SeedCatTrainer(model=model, args=config, train_dataset=data).regroup(0)
+    assert seen == [16] * 5 + [10]  # 90 rows: never the evaluation batch of 4096
+    seen.clear()
+    config = SeedCatConfig(str(tmp_path), per_device_eval_batch_size=32, **settings)  # default: the evaluation batch
+    SeedCatTrainer(model=model, args=config, train_dataset=data).regroup(0)
+    assert seen == [32, 32, 26]
 
 
 @pytest.mark.slow

@@ -22,8 +22,9 @@ def test_every_combination_is_one_folder_with_its_own_command(tmp_path):
     job = next(j for j in jobs if (j.algorithm, j.test_envs, j.trial_seed, j.hparams_seed) == ("seedcat", (2,), 1, 0))
     assert job.output_dir == str(tmp_path / "ColoredMNIST" / "seedcat_test2_trial1_hp0")
     command = " ".join(job.command)
+    assert job.command[:3] == (sys.executable, "-m", "hf_seedcat.cli.train")  # the package's module, not a path
     assert "--test_envs 2 --trial_seed 1 --seed 1 --hparams_seed 0 --output_dir" in command
-    assert "--learning_rate" not in command  # sample 0 keeps run_dg's protocol defaults
+    assert "--learning_rate" not in command  # sample 0 is the run's own defaults
     sampled = next(j for j in jobs if (j.algorithm, j.hparams_seed) == ("seedcat", 1))
     assert "--learning_rate" in sampled.command and "--groups_per_domain" in sampled.command
 
@@ -49,6 +50,9 @@ def test_sample_zero_is_the_defaults_and_other_samples_are_deterministic_draws_i
     assert sample_hparams("seedcat", "RotatedMNIST", 3, 1) == sample_hparams("seedcat", "RotatedMNIST", 3, 1)
     # a shared hyperparameter takes the same value for every algorithm: comparisons are paired
     assert sample_hparams("erm", "PACS", 3, 1)["lr"] == sample_hparams("seedcat", "PACS", 3, 1)["lr"]
+    assert default_hparams("erm", "TextFolder") == {"lr": 2e-5, "weight_decay": 0.01, "batch_size": 32}
+    assert default_hparams("erm", "hub:me/reviews", modality="text")["lr"] == 2e-5
+    assert default_hparams("erm", "hub:me/photos", modality="image")["lr"] == 5e-5
     flags = hparams_to_flags({"lr": 0.01, "batch_size": 32}, n_train_envs=5)
     assert flags == ["--learning_rate", "0.01", "--per_device_train_batch_size", "160"]
 
