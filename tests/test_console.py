@@ -46,9 +46,8 @@ def _trainer(tmp_path, **overrides) -> SeedCatTrainer:
     return trainer
 
 
-@pytest.mark.parametrize("disable_tqdm", [True, False])
-def test_the_console_shows_short_lines_and_the_logs_keep_every_key(tmp_path, capsys, disable_tqdm):
-    trainer = _trainer(tmp_path, disable_tqdm=disable_tqdm, eval_strategy="steps", eval_steps=7)
+def test_the_console_shows_short_lines_and_the_logs_keep_every_key(tmp_path, capsys):
+    trainer = _trainer(tmp_path, eval_strategy="steps", eval_steps=7)
     printers = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, (PrinterCallback, ProgressCallback))]
     assert [type(cb) for cb in printers] == [ConsoleLogCallback]  # Trainer's own printer is gone
     trainer.train()
@@ -59,7 +58,7 @@ def test_the_console_shows_short_lines_and_the_logs_keep_every_key(tmp_path, cap
     assert len(loss_lines) == 7  # one per step (logging_steps=1), each with the loss and the heaviest group
     assert any("composition: a hardest" in line for line in lines)  # each regroup says what it gathered
     assert any("eval: acc" in line for line in lines)
-    assert ("%|" in err) is not disable_tqdm  # Trainer's progress bar, unless disabled
+    assert "%|" in err  # Trainer's progress bar is still there (the quickstart test below runs without it)
     # The logs themselves are untouched: every group's q and every composition value is in the log history.
     logged = {key for entry in trainer.state.log_history for key in entry}
     names = trainer.seed_categories.group_names
@@ -70,6 +69,14 @@ def test_the_console_shows_short_lines_and_the_logs_keep_every_key(tmp_path, cap
     composition_logs = [entry for entry in trainer.state.log_history if "composition/a/hardest_precision" in entry]
     assert [entry["step"] for entry in composition_logs] == [0, 3, 6]
     assert all(len(entry) > 40 for entry in composition_logs)  # the dicts that used to be printed whole
+
+
+def test_with_disable_tqdm_the_lines_stay_and_the_bar_goes(tmp_path):
+    trainer = _trainer(tmp_path, disable_tqdm=True)
+    (console,) = [
+        cb for cb in trainer.callback_handler.callbacks if isinstance(cb, (PrinterCallback, ProgressCallback))
+    ]
+    assert isinstance(console, ConsoleLogCallback) and not console.bars
 
 
 def test_one_line_per_kind_of_log():
@@ -113,4 +120,4 @@ def test_the_quickstart_announces_each_run_and_says_what_seedcat_gathered(tmp_pa
     assert all("color_disagrees (domain " in line for line in regroups)
     final = next(line for line in lines if line.startswith("seedcat's final q: step 4: "))
     weights = [float(part.rsplit(" ", 1)[1]) for part in final.split(": ", 2)[2].split(", ")]
-    assert len(weights) == 8 and sum(weights) == pytest.approx(1.0, abs=1e-3)
+    assert len(weights) == 8 and sum(weights) == pytest.approx(1.0, abs=5e-3)  # 8 values rounded to 3 places
