@@ -63,6 +63,7 @@ from transformers import HfArgumentParser, PrinterCallback, Trainer, TrainerCall
 
 from hf_seedcat import SeedCatTrainer, create_image_classifier
 from hf_seedcat.cli.train import parse_arguments
+from hf_seedcat.console_logging import ConsoleLogCallback
 from hf_seedcat.data_scripts import load_domain_dataset
 from hf_seedcat.hparams import default_hparams
 from hf_seedcat.protocol import DomainBedConfig
@@ -207,8 +208,9 @@ def build_trainers(args: argparse.Namespace, train_dataset, input_shape, num_cla
         # Regroups are run (and timed) by hand: otherwise every train() call would start with a full pass.
         trainer.remove_callback(RegroupCallback)
         trainers[algorithm] = trainer
-    for trainer in trainers.values():  # keep stdout for the table: no end-of-train metrics dicts
+    for trainer in trainers.values():  # keep stdout for the table: no end-of-train metrics dicts or lines
         trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ConsoleLogCallback)
     return trainers
 
 

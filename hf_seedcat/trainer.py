@@ -19,6 +19,7 @@ from transformers import Trainer
 from .accumulation import window_losses
 from .checkpointing import AtomicCheckpoints, check_writable
 from .config import SeedCatConfig
+from .console_logging import use_console_log
 from .finite_checks import DeferredFiniteChecks, NonFiniteLossError
 from .indexed_dataset import (
     GROUP_COLUMN,
@@ -66,6 +67,7 @@ class SeedCatTrainer(AtomicCheckpoints, Trainer):
         self._tensor_rows = TensorRowsCache()  # in-memory datasets read as tensors (tensor_rows.py)
         self._finite_checks = DeferredFiniteChecks()
         self.add_callback(RegroupCallback(self))
+        use_console_log(self)  # one short line per log, not Trainer's dicts of every group's q (console_logging.py)
 
     # ---- data ---------------------------------------------------------------------------------
 

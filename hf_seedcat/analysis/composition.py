@@ -131,6 +131,25 @@ def composition_logs(record: Mapping[str, Any]) -> dict[str, float]:
     return logs
 
 
+def regroup_summary(record: Mapping[str, Any]) -> str | None:
+    """One sentence for one regroup's record: per unit, the minority's share of its hardest category (beside the
+    unit's base rate) and the share of the unit's minority caught there; None without a minority column.
+
+    ``step 100: +90%:3 holds 35.2% color_disagrees (domain 9.9%), catching 80.1% of them; +80%:3 holds ...``
+    """
+    minority = record.get("minority")
+    parts = []
+    for unit in record["units"]:
+        if unit.get("hardest_precision") is None or unit.get("hardest_recall") is None:
+            continue
+        share = f"{100 * unit['hardest_precision']:.1f}%" + (f" {minority}" if not parts else "")
+        parts.append(
+            f"{unit['hardest']} holds {share} (domain {100 * unit[minority]:.1f}%), "
+            f"catching {100 * unit['hardest_recall']:.1f}% of them"
+        )
+    return f"step {record['step']}: " + "; ".join(parts) if parts else None
+
+
 class GroupCompositionCallback(TrainerCallback):
     """After every regroup of a ``SeedCatTrainer``: the composition record to the logs and to
     ``output_dir/group_composition.jsonl``; at the end of training, the figure (if matplotlib is there).
@@ -207,18 +226,8 @@ class GroupCompositionCallback(TrainerCallback):
             os.makedirs(trainer.args.output_dir, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record, sort_keys=True) + "\n")
-        for unit in composition["units"]:
-            if unit.get("hardest_precision") is not None and unit.get("hardest_recall") is not None:
-                logger.info(
-                    "Step %d, %s: hardest category %s holds %.1f%% %s (domain: %.1f%%), catching %.1f%% of them.",
-                    step,
-                    unit["unit"],
-                    unit["hardest"],
-                    100 * unit["hardest_precision"],
-                    self.minority,
-                    100 * unit[self.minority],
-                    100 * unit["hardest_recall"],
-                )
+        if (summary := regroup_summary(record)) is not None:
+            logger.info(summary)
         # Its own log line, at the regroup's step. Trainer.log clears should_log, which would drop this step's
         # regular log (and merge its loss into the next one): keep the flag as it was.
         should_log = control.should_log
