@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_domain_dataset
-from test_trainer import _config, _model
+from helpers import make_domain_dataset, tiny_config, tiny_model
 
 from hf_seedcat import SeedCatTrainer
 from hf_seedcat.state import SeedCategoryState
@@ -107,8 +106,8 @@ def test_two_processes_hold_identical_groups_and_q(tmp_path, mnist_digits, sourc
 
 
 def _trained_checkpoint(tmp_path, dataset, **overrides):
-    config = _config(tmp_path, max_steps=4, save_strategy="steps", save_steps=4, **overrides)
-    trainer = SeedCatTrainer(model=_model(), args=config, train_dataset=dataset)
+    config = tiny_config(tmp_path, max_steps=4, save_strategy="steps", save_steps=4, **overrides)
+    trainer = SeedCatTrainer(model=tiny_model(), args=config, train_dataset=dataset)
     trainer.train()
     return str(tmp_path / "checkpoint-4")
 
@@ -119,7 +118,9 @@ def test_checkpoint_holds_state_and_resume_restores_it(tmp_path):
     assert not (tmp_path / ".staging").exists()
     saved = SeedCategoryState.load(checkpoint, 0)
     assert len(saved.group_ids) == 64 and len(saved.q) == 4 and saved.last_regroup_step == 3
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path / "again", max_steps=4), train_dataset=dataset)
+    trainer = SeedCatTrainer(
+        model=tiny_model(), args=tiny_config(tmp_path / "again", max_steps=4), train_dataset=dataset
+    )
     trainer.restore_seed_categories(checkpoint)
     assert (
         trainer.seed_categories.group_ids.tolist() == saved.group_ids
@@ -131,10 +132,12 @@ def test_checkpoint_from_other_data_or_group_count_is_refused(tmp_path):
     dataset = make_domain_dataset({"a": 40, "b": 24})
     checkpoint = _trained_checkpoint(tmp_path, dataset)
     other = make_domain_dataset({"a": 40, "b": 24}, seed=1)
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path / "x"), train_dataset=other)
+    trainer = SeedCatTrainer(model=tiny_model(), args=tiny_config(tmp_path / "x"), train_dataset=other)
     with pytest.raises(ValueError, match="was made on another training set"):
         trainer.restore_seed_categories(checkpoint)
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path / "y", groups_per_domain=4), train_dataset=dataset)
+    trainer = SeedCatTrainer(
+        model=tiny_model(), args=tiny_config(tmp_path / "y", groups_per_domain=4), train_dataset=dataset
+    )
     with pytest.raises(ValueError, match="groups_per_unit=2 but this run uses groups_per_unit=4"):
         trainer.restore_seed_categories(checkpoint)
 
@@ -145,7 +148,7 @@ def test_process_copies_that_disagree_are_refused(tmp_path):
     state = SeedCategoryState.load(checkpoint, 0)
     state.q = [0.7, 0.1, 0.1, 0.1]
     state.save(checkpoint, 1)
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path / "x"), train_dataset=dataset)
+    trainer = SeedCatTrainer(model=tiny_model(), args=tiny_config(tmp_path / "x"), train_dataset=dataset)
     with pytest.raises(ValueError, match="disagree between processes"):
         trainer.restore_seed_categories(checkpoint)
 
@@ -157,9 +160,9 @@ def test_a_failed_save_leaves_no_checkpoint_folder(tmp_path, monkeypatch):
         raise OSError("No space left on device")
 
     monkeypatch.setattr(SeedCatTrainer, "_save_optimizer_and_scheduler", disk_full)
-    config = _config(tmp_path, max_steps=4, save_strategy="steps", save_steps=2)
+    config = tiny_config(tmp_path, max_steps=4, save_strategy="steps", save_steps=2)
     with pytest.raises(OSError, match="No space left"):
-        SeedCatTrainer(model=_model(), args=config, train_dataset=dataset).train()
+        SeedCatTrainer(model=tiny_model(), args=config, train_dataset=dataset).train()
     assert not any(name.startswith("checkpoint-") for name in os.listdir(tmp_path))
 
 
@@ -167,7 +170,9 @@ def test_unwritable_output_dir_fails_before_training(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     with pytest.raises(OSError, match="output directory .*a_file/out' cannot be written"):
-        SeedCatTrainer(model=_model(), args=_config(blocker / "out"), train_dataset=make_domain_dataset({"a": 8}))
+        SeedCatTrainer(
+            model=tiny_model(), args=tiny_config(blocker / "out"), train_dataset=make_domain_dataset({"a": 8})
+        )
 
 
 def test_a_corrupt_sample_names_itself(tmp_path):
@@ -184,7 +189,7 @@ def test_a_corrupt_sample_names_itself(tmp_path):
 
     dataset = dataset.add_column("index", list(range(40)))
     dataset.set_transform(decode)
-    config = _config(tmp_path, algorithm="erm", max_steps=20, remove_unused_columns=False)
-    trainer = SeedCatTrainer(model=_model(), args=config, train_dataset=dataset)
+    config = tiny_config(tmp_path, algorithm="erm", max_steps=20, remove_unused_columns=False)
+    trainer = SeedCatTrainer(model=tiny_model(), args=config, train_dataset=dataset)
     with pytest.raises(RuntimeError, match=r"Sample\(s\) \[13\] of the dataset could not be read.*truncated"):
         trainer.train()
