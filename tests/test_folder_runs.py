@@ -63,6 +63,7 @@ def test_packaged_weights_are_found_offline():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("folder_runs")  # one worker builds the module's two runs, once each
 @pytest.mark.parametrize("run", ["image_run", "text_run"])
 def test_a_run_writes_results_a_reloadable_model_and_a_card(run, request):
     output_dir, summary = request.getfixturevalue(run)
@@ -84,6 +85,7 @@ def test_a_run_writes_results_a_reloadable_model_and_a_card(run, request):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("folder_runs")
 def test_the_reloaded_image_model_predicts_the_same_logits(image_run):
     output_dir, _ = image_run
     model = load_model(str(output_dir))
@@ -98,6 +100,7 @@ def test_the_reloaded_image_model_predicts_the_same_logits(image_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("folder_runs")
 def test_the_reloaded_text_model_predicts_the_same_logits(text_run):
     output_dir, _ = text_run
     model = load_model(str(output_dir))

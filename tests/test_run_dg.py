@@ -160,7 +160,7 @@ def test_short_run_writes_results_and_trains_every_parameter(tmp_path, monkeypat
 
     create = modalities.create_image_classifier
     monkeypatch.setattr(modalities, "create_image_classifier", capture)
-    argv = ["--algorithm", algorithm, "--max_digits", "3000", "--max_steps", "6", "--checkpoint_freq", "3"]
+    argv = ["--algorithm", algorithm, "--max_digits", "1200", "--max_steps", "6", "--checkpoint_freq", "3"]
     argv += ["--regroup_steps", "3", "--output_dir", str(tmp_path), "--disable_tqdm", "true", "--use_cpu"]
     argv += ["--attribute_columns", "color_agrees"]
     summary = run_experiment(*parse_arguments(argv))
