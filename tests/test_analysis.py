@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_domain_dataset
+from helpers import make_domain_dataset
 
 from hf_seedcat import SeedCatConfig, SeedCatTrainer
 from hf_seedcat.analysis import (

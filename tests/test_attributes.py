@@ -3,42 +3,23 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
-from conftest import make_domain_dataset
+from helpers import make_domain_dataset, tiny_config, tiny_model
 from transformers import EvalPrediction
 
-from hf_seedcat import DomainAccuracy, SeedCatConfig, SeedCatTrainer
+from hf_seedcat import DomainAccuracy, SeedCatTrainer
 from hf_seedcat.data_scripts import check_attribute_columns, load_domain_dataset, seed_hash, split_keys
 from hf_seedcat.evaluation import ResultsJsonlCallback
-from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
 
 ATTRIBUTES = ("digit", "label_flipped", "color", "color_agrees")
 
 
-def _model(seed: int = 0) -> MnistCnnForImageClassification:
-    torch.manual_seed(seed)
-    return MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2))
-
-
-def _config(tmp_path, **overrides) -> SeedCatConfig:
-    settings = dict(
-        output_dir=str(tmp_path),
-        max_steps=6,
-        per_device_train_batch_size=16,
-        per_device_eval_batch_size=64,
-        regroup_steps=3,
-        groups_per_domain=2,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=True,
-    )
-    settings.update(overrides)
-    return SeedCatConfig(**settings)
+# The runs here log every step, at TrainingArguments' default learning rate.
+_config = partial(tiny_config, logging_steps=1, learning_rate=5e-5)
 
 
 def _with_attributes(seed: int = 0):
@@ -56,7 +37,7 @@ def _with_attributes(seed: int = 0):
 
 def _train(tmp_path, dataset, **overrides):
     """Train a few steps; also returns the keyword arguments of every forward call the model received."""
-    model = _model()
+    model = tiny_model()
     seen_keys: list[set[str]] = []
     model.register_forward_pre_hook(lambda module, args, kwargs: seen_keys.append(set(kwargs)), with_kwargs=True)
     trainer = SeedCatTrainer(model=model, args=_config(tmp_path, **overrides), train_dataset=dataset)
@@ -121,7 +102,7 @@ def test_a_named_column_that_does_not_exist_is_named_with_the_available_ones(tmp
     with pytest.raises(ValueError, match=r"--group_column.*'color_agrees'"):
         check_attribute_columns(plain, None, None, group_column="color_agrees")
     trainer = SeedCatTrainer(
-        model=_model(),
+        model=tiny_model(),
         args=_config(tmp_path, algorithm="groupdro", group_column="color_agrees"),
         train_dataset=plain,
     )
@@ -155,7 +136,7 @@ def test_evaluation_reports_groups_and_results_jsonl_keeps_them(tmp_path):
     callback = ResultsJsonlCallback(str(tmp_path), list(splits), run_args={}, hparams={})
     config = _config(tmp_path, attribute_columns=["color_agrees"], max_steps=2, eval_strategy="steps", eval_steps=2)
     trainer = SeedCatTrainer(
-        model=_model(),
+        model=tiny_model(),
         args=config,
         train_dataset=data,
         eval_dataset=splits,
@@ -180,7 +161,7 @@ def test_without_attribute_columns_nothing_is_reported_and_nothing_fails(tmp_pat
     plain, _ = _with_attributes()
     callback = ResultsJsonlCallback(str(tmp_path), ["env0_out"], run_args={}, hparams={})
     trainer = SeedCatTrainer(
-        model=_model(),
+        model=tiny_model(),
         args=_config(tmp_path, max_steps=2, eval_strategy="steps", eval_steps=2),
         train_dataset=plain,
         eval_dataset={"env0_out": plain},

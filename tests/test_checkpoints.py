@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_domain_dataset
-from test_trainer import _config, _model
+from helpers import make_domain_dataset, tiny_config, tiny_model
 
 from hf_seedcat import SeedCatTrainer
 from hf_seedcat.state import SeedCategoryState
@@ -43,7 +42,8 @@ def _run_dg(argv, env=None, script=None):
 
 @pytest.mark.slow
 def test_kill_after_checkpoint_and_resume_equals_uninterrupted_run(tmp_path, mnist_digits):
-    argv = ["--max_digits", "2000", "--max_steps", "8", "--save_steps", "4", "--regroup_steps", "4"]
+    argv = ["--max_digits", "600", "--per_device_train_batch_size", "32", "--max_steps", "8", "--save_steps", "4"]
+    argv += ["--regroup_steps", "4"]
     argv += ["--checkpoint_freq", "2", "--use_cpu", "--disable_tqdm", "true", "--save_total_limit", "3"]
     whole, killed = tmp_path / "whole", tmp_path / "killed"
 
@@ -72,6 +72,7 @@ def test_kill_after_checkpoint_and_resume_equals_uninterrupted_run(tmp_path, mni
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("two_processes")  # each job wants both cores: under -n 2 they run one after another
 @pytest.mark.parametrize("source", ["pass", "memory"])
 def test_two_processes_hold_identical_groups_and_q(tmp_path, mnist_digits, source):
     # torchrun, run from this interpreter so it works without the venv on PATH
@@ -84,8 +85,9 @@ def test_two_processes_hold_identical_groups_and_q(tmp_path, mnist_digits, sourc
         str(ROOT / "scripts" / "run_dg.py"),
     ]
     command += ["--dataset", "ColoredMNIST", "--algorithm", "seedcat", "--test_envs", "2", "--max_steps", "12"]
-    command += ["--regroup_steps", "5", "--save_steps", "12", "--max_digits", "2000", "--checkpoint_freq", "6"]
+    command += ["--regroup_steps", "5", "--save_steps", "12", "--max_digits", "600", "--checkpoint_freq", "6"]
     command += ["--use_cpu", "--disable_tqdm", "true", "--output_dir", str(tmp_path), "--regroup_source", source]
+    command += ["--eval_splits", "selection"]  # the test reads no accuracy: evaluate only what selection needs
     result = subprocess.run(
         command,
         capture_output=True,
@@ -107,8 +109,8 @@ def test_two_processes_hold_identical_groups_and_q(tmp_path, mnist_digits, sourc
 
 
 def _trained_checkpoint(tmp_path, dataset, **overrides):
-    config = _config(tmp_path, max_steps=4, save_strategy="steps", save_steps=4, **overrides)
-    trainer = SeedCatTrainer(model=_model(), args=config, train_dataset=dataset)
+    config = tiny_config(tmp_path, max_steps=4, save_strategy="steps", save_steps=4, **overrides)
+    trainer = SeedCatTrainer(model=tiny_model(), args=config, train_dataset=dataset)
     trainer.train()
     return str(tmp_path / "checkpoint-4")
 
@@ -119,7 +121,9 @@ def test_checkpoint_holds_state_and_resume_restores_it(tmp_path):
     assert not (tmp_path / ".staging").exists()
     saved = SeedCategoryState.load(checkpoint, 0)
     assert len(saved.group_ids) == 64 and len(saved.q) == 4 and saved.last_regroup_step == 3
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path / "again", max_steps=4), train_dataset=dataset)
+    trainer = SeedCatTrainer(
+        model=tiny_model(), args=tiny_config(tmp_path / "again", max_steps=4), train_dataset=dataset
+    )
     trainer.restore_seed_categories(checkpoint)
     assert (
         trainer.seed_categories.group_ids.tolist() == saved.group_ids
@@ -131,10 +135,12 @@ def test_checkpoint_from_other_data_or_group_count_is_refused(tmp_path):
     dataset = make_domain_dataset({"a": 40, "b": 24})
     checkpoint = _trained_checkpoint(tmp_path, dataset)
     other = make_domain_dataset({"a": 40, "b": 24}, seed=1)
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path / "x"), train_dataset=other)
+    trainer = SeedCatTrainer(model=tiny_model(), args=tiny_config(tmp_path / "x"), train_dataset=other)
     with pytest.raises(ValueError, match="was made on another training set"):
         trainer.restore_seed_categories(checkpoint)
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path / "y", groups_per_domain=4), train_dataset=dataset)
+    trainer = SeedCatTrainer(
+        model=tiny_model(), args=tiny_config(tmp_path / "y", groups_per_domain=4), train_dataset=dataset
+    )
     with pytest.raises(ValueError, match="groups_per_unit=2 but this run uses groups_per_unit=4"):
         trainer.restore_seed_categories(checkpoint)
 
@@ -145,7 +151,7 @@ def test_process_copies_that_disagree_are_refused(tmp_path):
     state = SeedCategoryState.load(checkpoint, 0)
     state.q = [0.7, 0.1, 0.1, 0.1]
     state.save(checkpoint, 1)
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path / "x"), train_dataset=dataset)
+    trainer = SeedCatTrainer(model=tiny_model(), args=tiny_config(tmp_path / "x"), train_dataset=dataset)
     with pytest.raises(ValueError, match="disagree between processes"):
         trainer.restore_seed_categories(checkpoint)
 
@@ -157,9 +163,9 @@ def test_a_failed_save_leaves_no_checkpoint_folder(tmp_path, monkeypatch):
         raise OSError("No space left on device")
 
     monkeypatch.setattr(SeedCatTrainer, "_save_optimizer_and_scheduler", disk_full)
-    config = _config(tmp_path, max_steps=4, save_strategy="steps", save_steps=2)
+    config = tiny_config(tmp_path, max_steps=4, save_strategy="steps", save_steps=2)
     with pytest.raises(OSError, match="No space left"):
-        SeedCatTrainer(model=_model(), args=config, train_dataset=dataset).train()
+        SeedCatTrainer(model=tiny_model(), args=config, train_dataset=dataset).train()
     assert not any(name.startswith("checkpoint-") for name in os.listdir(tmp_path))
 
 
@@ -167,7 +173,9 @@ def test_unwritable_output_dir_fails_before_training(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     with pytest.raises(OSError, match="output directory .*a_file/out' cannot be written"):
-        SeedCatTrainer(model=_model(), args=_config(blocker / "out"), train_dataset=make_domain_dataset({"a": 8}))
+        SeedCatTrainer(
+            model=tiny_model(), args=tiny_config(blocker / "out"), train_dataset=make_domain_dataset({"a": 8})
+        )
 
 
 def test_a_corrupt_sample_names_itself(tmp_path):
@@ -184,7 +192,7 @@ def test_a_corrupt_sample_names_itself(tmp_path):
 
     dataset = dataset.add_column("index", list(range(40)))
     dataset.set_transform(decode)
-    config = _config(tmp_path, algorithm="erm", max_steps=20, remove_unused_columns=False)
-    trainer = SeedCatTrainer(model=_model(), args=config, train_dataset=dataset)
+    config = tiny_config(tmp_path, algorithm="erm", max_steps=20, remove_unused_columns=False)
+    trainer = SeedCatTrainer(model=tiny_model(), args=config, train_dataset=dataset)
     with pytest.raises(RuntimeError, match=r"Sample\(s\) \[13\] of the dataset could not be read.*truncated"):
         trainer.train()

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
-from conftest import make_domain_dataset
+from helpers import make_domain_dataset, tiny_config, tiny_model
 
-from hf_seedcat import SeedCatConfig, SeedCatTrainer
+from hf_seedcat import SeedCatTrainer
 from hf_seedcat.analysis import composition_figure, group_composition, read_composition
 from hf_seedcat.analysis.composition import GroupCompositionCallback, composition_logs, loss_auc
-from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
 
 
 def test_composition_by_hand():
@@ -54,30 +54,15 @@ def test_without_the_minority_column_only_shares_are_reported():
     assert record["minority"] is None and "hardest_precision" not in record["units"][0]
 
 
-def _config(tmp_path, **overrides) -> SeedCatConfig:
-    settings = dict(
-        output_dir=str(tmp_path),
-        max_steps=7,
-        per_device_train_batch_size=16,
-        regroup_steps=3,
-        groups_per_domain=2,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=True,
-    )
-    settings.update(overrides)
-    return SeedCatConfig(**settings)
+# The runs here log every step, at TrainingArguments' default learning rate.
+_config = partial(tiny_config, max_steps=7, logging_steps=1, learning_rate=5e-5)
 
 
 def test_every_regroup_is_recorded_in_the_logs_the_file_and_the_figure(tmp_path):
     rng = np.random.default_rng(0)
     agrees, flipped = rng.integers(0, 2, 94), rng.integers(0, 2, 94)
     data = make_domain_dataset({"a": 40, "b": 24, "c": 30}, color_agrees=agrees, label_flipped=flipped)
-    torch.manual_seed(0)
-    model = MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2))
-    trainer = SeedCatTrainer(model=model, args=_config(tmp_path), train_dataset=data)
+    trainer = SeedCatTrainer(model=tiny_model(), args=_config(tmp_path), train_dataset=data)
     trainer.add_callback(GroupCompositionCallback(trainer))  # the run adds it (experiment.py); the Trainer does not
     trainer.train()
     records = read_composition(str(tmp_path))
@@ -102,19 +87,10 @@ def test_a_resumed_run_does_not_record_a_regroup_twice(tmp_path):
     rng = np.random.default_rng(0)
     data = make_domain_dataset({"a": 40, "b": 24}, color_agrees=rng.integers(0, 2, 64))
     args = _config(tmp_path, save_strategy="steps", save_steps=4)
-    torch.manual_seed(0)
-    first = SeedCatTrainer(
-        model=MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2)),
-        args=args,
-        train_dataset=data,
-    )
+    first = SeedCatTrainer(model=tiny_model(), args=args, train_dataset=data)
     first.add_callback(GroupCompositionCallback(first))
     first.train()
-    resumed = SeedCatTrainer(
-        model=MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2)),
-        args=args,
-        train_dataset=data,
-    )
+    resumed = SeedCatTrainer(model=tiny_model(), args=args, train_dataset=data)
     resumed.add_callback(GroupCompositionCallback(resumed))
     resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-4"))
     steps = [json.loads(line)["step"] for line in open(tmp_path / "group_composition.jsonl")]

@@ -11,14 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import datasets
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_domain_dataset
-from test_trainer import _config, _model
-from transformers import BertConfig, BertForSequenceClassification
+from helpers import make_domain_dataset, make_text_dataset, tiny_bert, tiny_config, tiny_model
 
 from hf_seedcat import SeedCatTrainer
 from hf_seedcat.indexed_dataset import GROUP_COLUMN, INDEX_COLUMN
@@ -37,41 +33,6 @@ class BatchRecorder(SeedCatTrainer):
         if model.training and torch.is_grad_enabled():
             self.micro_batches.append({k: v.clone() for k, v in inputs.items()})
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-
-
-def _text_dataset(sizes: dict[str, int], length: int = 8, vocab: int = 40) -> datasets.Dataset:
-    """Token ids whose label is readable from the first token, with a ClassLabel domain column."""
-    rng = np.random.default_rng(0)
-    domain = np.concatenate([np.full(n, i) for i, n in enumerate(sizes.values())])
-    labels = rng.integers(0, 2, len(domain))
-    ids = rng.integers(5, vocab, (len(domain), length))
-    ids[:, 0] = 1 + labels
-    features = datasets.Features(
-        {
-            "input_ids": datasets.Sequence(datasets.Value("int64")),
-            "attention_mask": datasets.Sequence(datasets.Value("int64")),
-            "labels": datasets.Value("int64"),
-            "domain": datasets.ClassLabel(names=list(sizes)),
-        }
-    )
-    data = {"input_ids": ids, "attention_mask": np.ones_like(ids), "labels": labels, "domain": domain}
-    return datasets.Dataset.from_dict(data, features=features).with_format("torch")
-
-
-def _tiny_bert() -> BertForSequenceClassification:
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=40,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=16,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-        num_labels=2,
-    )
-    return BertForSequenceClassification(config)
 
 
 def _reference_step(model, micro_batches, num_groups: int, eta: float, lr: float):
@@ -95,14 +56,14 @@ def _reference_step(model, micro_batches, num_groups: int, eta: float, lr: float
 @pytest.mark.parametrize("kind", ["image", "text"])
 def test_gradient_accumulation_equals_one_batch_k_times_larger_at_one_q(tmp_path, kind):
     if kind == "image":
-        model, data = _model(), make_domain_dataset({"a": 40, "b": 24, "c": 30})
+        model, data = tiny_model(), make_domain_dataset({"a": 40, "b": 24, "c": 30})
     else:  # an HF text model: the Trainer passes num_items_in_batch and scales the loss its own way
-        model, data = _tiny_bert(), _text_dataset({"a": 40, "b": 24, "c": 30})
+        model, data = tiny_bert(), make_text_dataset({"a": 40, "b": 24, "c": 30})
     initial = copy.deepcopy(model)
     settings = dict(algorithm="groupdro", dro_eta=0.5, per_device_train_batch_size=6, max_steps=1)
     settings |= dict(gradient_accumulation_steps=3, optim="sgd", learning_rate=0.5, max_grad_norm=0.0)
     settings |= dict(lr_scheduler_type="constant", logging_steps=1)
-    trainer = BatchRecorder(model=model, args=_config(tmp_path, **settings), train_dataset=data)
+    trainer = BatchRecorder(model=model, args=tiny_config(tmp_path, **settings), train_dataset=data)
     trainer.train()
     assert len(trainer.micro_batches) == 3
     expected, q = _reference_step(initial, trainer.micro_batches, num_groups=3, eta=0.5, lr=0.5)
@@ -113,11 +74,11 @@ def test_gradient_accumulation_equals_one_batch_k_times_larger_at_one_q(tmp_path
 
 def test_without_accumulation_there_is_no_extra_forward(tmp_path):
     data = make_domain_dataset({"a": 40, "b": 24, "c": 30})
-    model = _model()
+    model = tiny_model()
     calls = []
     model.register_forward_hook(lambda module, args, output: calls.append(torch.is_grad_enabled()))
     trainer = SeedCatTrainer(
-        model=model, args=_config(tmp_path, algorithm="groupdro", max_steps=3), train_dataset=data
+        model=model, args=tiny_config(tmp_path, algorithm="groupdro", max_steps=3), train_dataset=data
     )
     trainer.train()
     assert calls == [True, True, True]  # one forward per step, with gradients; no scoring pass for domains
@@ -127,7 +88,9 @@ def test_load_best_model_at_end_never_points_into_staging(tmp_path):
     data = make_domain_dataset({"a": 40, "b": 24, "c": 30})
     settings = dict(eval_strategy="steps", eval_steps=2, save_strategy="steps", save_steps=2, max_steps=6)
     settings |= dict(load_best_model_at_end=True, metric_for_best_model="loss", save_total_limit=1)
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path, **settings), train_dataset=data, eval_dataset=data)
+    trainer = SeedCatTrainer(
+        model=tiny_model(), args=tiny_config(tmp_path, **settings), train_dataset=data, eval_dataset=data
+    )
     trainer.train()
     best = trainer.state.best_model_checkpoint
     assert best is not None and ".staging" not in best and os.path.isdir(best)
@@ -146,18 +109,18 @@ def test_load_best_model_at_end_never_points_into_staging(tmp_path):
 )
 def test_resume_refuses_a_changed_eta_world_size_or_sampler_scheme(tmp_path, change, message):
     data = make_domain_dataset({"a": 40, "b": 24, "c": 30})
-    args = _config(tmp_path, max_steps=4, save_strategy="steps", save_steps=4, dro_eta=0.01)
-    SeedCatTrainer(model=_model(), args=args, train_dataset=data).train()
+    args = tiny_config(tmp_path, max_steps=4, save_strategy="steps", save_steps=4, dro_eta=0.01)
+    SeedCatTrainer(model=tiny_model(), args=args, train_dataset=data).train()
     checkpoint = tmp_path / "checkpoint-4"
     if "sampler" in change:
         path = checkpoint / "seedcat_state_0.json"
         state = json.loads(path.read_text())
         state["sampler"].update(change["sampler"])
         path.write_text(json.dumps(state))
-        resumed_args = _config(tmp_path, max_steps=6, save_strategy="steps", save_steps=4, dro_eta=0.01)
+        resumed_args = tiny_config(tmp_path, max_steps=6, save_strategy="steps", save_steps=4, dro_eta=0.01)
     else:
-        resumed_args = _config(tmp_path, max_steps=6, save_strategy="steps", save_steps=4, **change)
-    resumed = SeedCatTrainer(model=_model(), args=resumed_args, train_dataset=data)
+        resumed_args = tiny_config(tmp_path, max_steps=6, save_strategy="steps", save_steps=4, **change)
+    resumed = SeedCatTrainer(model=tiny_model(), args=resumed_args, train_dataset=data)
     with pytest.raises(ValueError, match=message):
         resumed.train(resume_from_checkpoint=str(checkpoint))
 
@@ -165,7 +128,9 @@ def test_resume_refuses_a_changed_eta_world_size_or_sampler_scheme(tmp_path, cha
 def test_the_end_of_window_q_is_logged_before_a_regroup_resets_it(tmp_path):
     data = make_domain_dataset({"a": 40, "b": 24, "c": 30})
     trainer = SeedCatTrainer(
-        model=_model(), args=_config(tmp_path, regroup_steps=3, logging_steps=3, dro_eta=0.5), train_dataset=data
+        model=tiny_model(),
+        args=tiny_config(tmp_path, regroup_steps=3, logging_steps=3, dro_eta=0.5),
+        train_dataset=data,
     )
     trainer.train()
     at_regroup = [e for e in trainer.state.log_history if e.get("step") == 3 and "q/a:0" in e]
@@ -175,7 +140,7 @@ def test_the_end_of_window_q_is_logged_before_a_regroup_resets_it(tmp_path):
 
 def test_batches_are_copied_to_the_device_without_blocking(tmp_path, monkeypatch):
     data = make_domain_dataset({"a": 40, "b": 24, "c": 30})
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path), train_dataset=data)
+    trainer = SeedCatTrainer(model=tiny_model(), args=tiny_config(tmp_path), train_dataset=data)
     seen = []
     original = torch.Tensor.to
 
@@ -189,6 +154,7 @@ def test_batches_are_copied_to_the_device_without_blocking(tmp_path, monkeypatch
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("two_processes")  # each job wants both cores: under -n 2 they run one after another
 @pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
 def test_two_processes_without_a_gpu_run_as_one_job(tmp_path, mnist_digits, launcher):
     """torchrun starts two processes: they join one distributed job under gloo. accelerate launch, without
@@ -198,8 +164,8 @@ def test_two_processes_without_a_gpu_run_as_one_job(tmp_path, mnist_digits, laun
     else:
         command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2"]
     command += [str(ROOT / "scripts" / "run_dg.py"), "--max_steps", "4", "--regroup_steps", "2"]
-    command += ["--save_steps", "4", "--max_digits", "2000", "--checkpoint_freq", "4", "--disable_tqdm", "true"]
-    command += ["--output_dir", str(tmp_path)]  # no --use_cpu: what a user types on a CPU machine
+    command += ["--save_steps", "4", "--max_digits", "900", "--checkpoint_freq", "4", "--disable_tqdm", "true"]
+    command += ["--output_dir", str(tmp_path), "--eval_splits", "selection"]  # no --use_cpu: as a user types it
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
     assert result.returncode == 0, result.stderr[-3000:]

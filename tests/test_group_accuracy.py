@@ -5,13 +5,11 @@ from __future__ import annotations
 import evaluate
 import numpy as np
 import pytest
-import torch
-from conftest import make_domain_dataset
+from helpers import make_domain_dataset, tiny_model
 from transformers import EvalPrediction
 
 from hf_seedcat import SeedCatConfig, SeedCatTrainer
 from hf_seedcat.evaluation import GROUP_ACCURACY, DomainAccuracy
-from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
 
 
 def test_evaluate_load_of_the_shipped_module_reports_every_domain_and_the_worst():
@@ -49,8 +47,7 @@ def test_compute_metrics_reads_domains_beside_the_labels():
 
 def test_trainer_evaluation_reports_per_domain_accuracy(tmp_path):
     data = make_domain_dataset({"a": 40, "b": 24})
-    torch.manual_seed(0)
-    model = MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2))
+    model = tiny_model()
     args = SeedCatConfig(
         output_dir=str(tmp_path), per_device_eval_batch_size=16, report_to="none", use_cpu=True, disable_tqdm=True
     )

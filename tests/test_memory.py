@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import make_domain_dataset
-from test_trainer import RecordingTrainer, _config, _model
+from helpers import RecordingTrainer, make_domain_dataset, tiny_config, tiny_model
 
 from hf_seedcat import SeedCatConfig
 from hf_seedcat.grouping import GroupingInputs, create_grouper
@@ -62,10 +61,10 @@ def test_save_and_load_round_trip_and_a_checkpoint_without_memory_is_named(tmp_p
 @pytest.mark.parametrize("grouping", ["loss_rank", "kmeans"])
 def test_regroup_reads_memory_and_scores_only_the_samples_unseen_since_the_last_regroup(tmp_path, grouping):
     dataset = make_domain_dataset({"a": 40, "b": 24, "c": 30})
-    config = _config(tmp_path, max_steps=4, regroup_source="memory", grouping=grouping)
-    trainer = RecordingTrainer(model=_model(), args=config, train_dataset=dataset)
+    config = tiny_config(tmp_path, max_steps=4, regroup_source="memory", grouping=grouping)
+    trainer = RecordingTrainer(model=tiny_model(), args=config, train_dataset=dataset)
     trainer.train()
-    assert [step for step, _, _ in trainer.regroups] == [0, 3]
+    assert [r.step for r in trainer.regroups] == [0, 3]
     assert trainer.seed_categories.rescored_at_last_regroup is not None  # set by the step-3 regroup
     seen_in_window = {i for inputs in trainer.seen[:3] for i in inputs[INDEX_COLUMN].tolist()}
     assert 0 < len(seen_in_window) < len(dataset)  # 48 draws with replacement leave some samples unseen
@@ -80,7 +79,9 @@ def test_regroup_reads_memory_and_scores_only_the_samples_unseen_since_the_last_
 def test_static_groupings_keep_no_memory(tmp_path):
     dataset = make_domain_dataset({"a": 20, "b": 20})
     trainer = RecordingTrainer(
-        model=_model(), args=_config(tmp_path, algorithm="groupdro", regroup_source="memory"), train_dataset=dataset
+        model=tiny_model(),
+        args=tiny_config(tmp_path, algorithm="groupdro", regroup_source="memory"),
+        train_dataset=dataset,
     )
     trainer.train()
     assert trainer.seed_categories.memory is None

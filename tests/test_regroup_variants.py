@@ -2,87 +2,29 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
-from conftest import make_domain_dataset
+from helpers import RecordingTrainer, make_domain_dataset, tiny_config, tiny_model
 
-from hf_seedcat import LossHistory, SeedCatConfig, SeedCatTrainer
+from hf_seedcat import LossHistory
 from hf_seedcat.grouping.units import split_units_by
-from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
-from hf_seedcat.regroup import GROUP_COLUMN
 from hf_seedcat.schedule import RegroupSchedule
 
-
-def _model() -> MnistCnnForImageClassification:
-    torch.manual_seed(0)
-    return MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2))
-
-
-def _config(tmp_path, **overrides) -> SeedCatConfig:
-    settings = dict(
-        output_dir=str(tmp_path),
-        max_steps=7,
-        per_device_train_batch_size=16,
-        per_device_eval_batch_size=64,
-        regroup_steps=3,
-        groups_per_domain=2,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=True,
-    )
-    settings.update(overrides)
-    return SeedCatConfig(**settings)
-
-
-class RecordingTrainer(SeedCatTrainer):
-    """Keeps q before and after every regroup, the losses each regroup ranked, and every batch's groups."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.regroups: list[tuple[int, torch.Tensor | None, torch.Tensor, int]] = []
-        self.ranked: list[torch.Tensor] = []
-        self.batches: list[torch.Tensor] = []
-        self.objectives: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        objective = self.seed_categories.objective
-
-        def recording_objective(per_sample, groups, *args):
-            loss = objective(per_sample, groups, *args)
-            self.objectives.append((per_sample.detach().clone(), groups.clone(), loss.detach().clone()))
-            return loss
-
-        self.seed_categories.objective = recording_objective
-
-    def regroup(self, step):
-        before = None if self.seed_categories.weights is None else self.seed_categories.weights.q.clone()
-        super().regroup(step)
-        self.regroups.append(
-            (step, before, self.seed_categories.weights.q.clone(), len(self.seed_categories.group_names))
-        )
-        if self.seed_categories.regroup_losses is not None:
-            self.ranked.append(self.seed_categories.regroup_losses.clone())
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if model.training:
-            self.batches.append(inputs[GROUP_COLUMN].clone())
-        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-
-
-@pytest.fixture
-def dataset():
-    return make_domain_dataset({"a": 40, "b": 24, "c": 30})
+# The runs here log every step, at TrainingArguments' default learning rate.
+_config = partial(tiny_config, max_steps=7, logging_steps=1, learning_rate=5e-5)
 
 
 # ------------------------------------------------------------------------------------------ keep q
 
 
 def test_the_paper_restarts_q_and_keep_q_carries_it_over(tmp_path, dataset):
-    paper = RecordingTrainer(model=_model(), args=_config(tmp_path / "paper"), train_dataset=dataset)
+    paper = RecordingTrainer(model=tiny_model(), args=_config(tmp_path / "paper"), train_dataset=dataset)
     paper.train()
     kept = RecordingTrainer(
-        model=_model(), args=_config(tmp_path / "kept", keep_q_on_regroup=True), train_dataset=dataset
+        model=tiny_model(), args=_config(tmp_path / "kept", keep_q_on_regroup=True), train_dataset=dataset
     )
     kept.train()
     assert [s for s, *_ in kept.regroups] == [0, 3, 6]
@@ -111,7 +53,7 @@ def test_loss_history_averages_the_last_passes_and_survives_a_checkpoint(tmp_pat
 
 def test_regroup_ranks_the_average_of_the_last_passes(tmp_path, dataset, monkeypatch):
     trainer = RecordingTrainer(
-        model=_model(), args=_config(tmp_path, regroup_loss_average=2, max_steps=7), train_dataset=dataset
+        model=tiny_model(), args=_config(tmp_path, regroup_loss_average=2, max_steps=7), train_dataset=dataset
     )
     passes = []
     score = trainer._score
@@ -154,7 +96,7 @@ def test_regroup_schedule():
 
 def test_one_shot_trains_erm_on_domains_then_groups_once_and_keeps_groups_and_q(tmp_path, dataset):
     trainer = RecordingTrainer(
-        model=_model(), args=_config(tmp_path, regroup_once_at=4, max_steps=8), train_dataset=dataset
+        model=tiny_model(), args=_config(tmp_path, regroup_once_at=4, max_steps=8), train_dataset=dataset
     )
     trainer.train()
     assert [(step, n) for step, _, _, n in trainer.regroups] == [(0, 3), (4, 6)]
@@ -172,10 +114,10 @@ def test_one_shot_trains_erm_on_domains_then_groups_once_and_keeps_groups_and_q(
 
 def test_one_shot_resumes_in_the_right_phase(tmp_path, dataset):
     args = _config(tmp_path, regroup_once_at=4, max_steps=8, save_strategy="steps", save_steps=2)
-    first = RecordingTrainer(model=_model(), args=args, train_dataset=dataset)
+    first = RecordingTrainer(model=tiny_model(), args=args, train_dataset=dataset)
     first.train()
     for checkpoint, phase_groups in (("checkpoint-2", 3), ("checkpoint-4", 6)):
-        resumed = RecordingTrainer(model=_model(), args=args, train_dataset=dataset)
+        resumed = RecordingTrainer(model=tiny_model(), args=args, train_dataset=dataset)
         resumed.train(resume_from_checkpoint=str(tmp_path / checkpoint))
         assert [n for *_, n in resumed.regroups] == ([6] if phase_groups == 3 else [])
         assert torch.equal(resumed.seed_categories.group_ids, first.seed_categories.group_ids)
@@ -193,7 +135,7 @@ def test_split_units_by_names_every_domain_value_pair():
 def test_groupdro_on_true_groups_uses_domain_times_the_column(tmp_path):
     data = make_domain_dataset({"a": 40, "b": 24}, color_agrees=np.tile([1, 1, 1, 0], 16).astype(np.float32))
     trainer = RecordingTrainer(
-        model=_model(),
+        model=tiny_model(),
         args=_config(tmp_path, algorithm="groupdro", group_column="color_agrees", max_steps=3),
         train_dataset=data,
     )
@@ -214,7 +156,7 @@ def test_groupdro_on_true_groups_uses_domain_times_the_column(tmp_path):
 
 def test_warm_up_trains_erm_then_regroups_every_t0_from_its_start(tmp_path, dataset):
     trainer = RecordingTrainer(
-        model=_model(), args=_config(tmp_path, regroup_start=2, max_steps=8), train_dataset=dataset
+        model=tiny_model(), args=_config(tmp_path, regroup_start=2, max_steps=8), train_dataset=dataset
     )
     trainer.train()
     assert [(step, n) for step, _, _, n in trainer.regroups] == [(0, 3), (2, 6), (5, 6)]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_domain_dataset
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast, HfArgumentParser
+from helpers import make_domain_dataset, save_tiny_text_model, tiny_model
+from transformers import HfArgumentParser
 
 import hf_seedcat.modalities as modalities
 from hf_seedcat import SeedCatConfig, SeedCatTrainer
@@ -21,7 +21,6 @@ from hf_seedcat.cli.train import parse_arguments
 from hf_seedcat.data_scripts import load_domain_dataset
 from hf_seedcat.data_scripts.demo_folders import make_image_folder, make_text_folder
 from hf_seedcat.experiment import DomainGeneralizationArguments, accuracy_table, configure_for_data, run_experiment
-from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
 from hf_seedcat.scoring import scoring_batch_size
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,25 +121,19 @@ def test_max_length_defaults_to_what_the_model_and_tokenizer_take(tmp_path):
 
     # a tiny BERT whose tokenizer sets no limit: the default truncates at its 24 position embeddings
     words = [f"w{i}" for i in range(40)]
-    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]))
-    tokenizer = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
-    config = BertConfig(vocab_size=45, hidden_size=8, num_hidden_layers=1, num_attention_heads=2)
-    config.intermediate_size, config.max_position_embeddings = 16, 24
-    tokenizer.save_pretrained(tmp_path / "tiny")
-    BertForSequenceClassification(config).save_pretrained(tmp_path / "tiny")
+    tiny = save_tiny_text_model(tmp_path / "tiny", words, max_position_embeddings=24)
     folder = make_text_folder(tmp_path / "text", ["a", "b", "c"], rows=6, text="text", label="label")
     data = load_domain_dataset("TextFolder", data_dir=str(folder))
-    built = modalities.build_model_and_inputs(data, model_name_or_path=str(tmp_path / "tiny"))
+    built = modalities.build_model_and_inputs(data, model_name_or_path=str(tiny))
     encoded = built.data.eval_transform({"text": [" ".join(words)], "label": [0]})
     assert len(encoded["input_ids"][0]) == 24
     with pytest.raises(ValueError, match="pass --max_length 24 or less"):
-        modalities.build_model_and_inputs(data, model_name_or_path=str(tmp_path / "tiny"), max_length=64)
+        modalities.build_model_and_inputs(data, model_name_or_path=str(tiny), max_length=64)
 
 
 def test_the_scoring_pass_reads_its_own_batch_not_the_evaluation_batch(tmp_path):
     seen = []
-    torch.manual_seed(0)
-    model = MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2))
+    model = tiny_model()
     model.register_forward_pre_hook(
         lambda module, args, kwargs: seen.append(len(kwargs["pixel_values"])), with_kwargs=True
     )
@@ -167,7 +160,7 @@ def test_short_run_writes_results_and_trains_every_parameter(tmp_path, monkeypat
 
     create = modalities.create_image_classifier
     monkeypatch.setattr(modalities, "create_image_classifier", capture)
-    argv = ["--algorithm", algorithm, "--max_digits", "3000", "--max_steps", "6", "--checkpoint_freq", "3"]
+    argv = ["--algorithm", algorithm, "--max_digits", "1200", "--max_steps", "6", "--checkpoint_freq", "3"]
     argv += ["--regroup_steps", "3", "--output_dir", str(tmp_path), "--disable_tqdm", "true", "--use_cpu"]
     argv += ["--attribute_columns", "color_agrees"]
     summary = run_experiment(*parse_arguments(argv))

@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 import torch
-from conftest import make_domain_dataset
+from helpers import make_domain_dataset
 
 import hf_seedcat.trainer as trainer_module
 from hf_seedcat import SeedCatConfig, SeedCategories

@@ -6,65 +6,16 @@ import glob
 
 import pytest
 import torch
-from conftest import make_domain_dataset
+from helpers import RecordingTrainer, make_domain_dataset, tiny_config, tiny_model
 
-from hf_seedcat import NonFiniteLossError, SeedCatConfig, SeedCatTrainer
-from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
+from hf_seedcat import NonFiniteLossError, SeedCatTrainer
 from hf_seedcat.regroup import GROUP_COLUMN, INDEX_COLUMN
 
 
-def _model(seed: int = 0) -> MnistCnnForImageClassification:
-    torch.manual_seed(seed)
-    return MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2))
-
-
-def _config(tmp_path, **overrides) -> SeedCatConfig:
-    settings = dict(
-        output_dir=str(tmp_path),
-        max_steps=6,
-        per_device_train_batch_size=16,
-        per_device_eval_batch_size=64,
-        learning_rate=1e-3,
-        regroup_steps=3,
-        groups_per_domain=2,
-        logging_steps=2,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=True,
-    )
-    settings.update(overrides)
-    return SeedCatConfig(**settings)
-
-
-class RecordingTrainer(SeedCatTrainer):
-    """Keeps what every training ``compute_loss`` call saw, and q around every regroup."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.seen: list[dict[str, torch.Tensor]] = []
-        self.regroups: list[tuple[int, torch.Tensor | None, torch.Tensor]] = []
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if model.training:
-            self.seen.append({key: value.clone() for key, value in inputs.items() if key != "pixel_values"})
-        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-
-    def regroup(self, step):
-        before = None if self.seed_categories.weights is None else self.seed_categories.weights.q.clone()
-        super().regroup(step)
-        self.regroups.append((step, before, self.seed_categories.weights.q.clone()))
-
-
-@pytest.fixture
-def dataset():
-    return make_domain_dataset({"a": 40, "b": 24, "c": 30})
-
-
 def test_domain_column_and_ids_reach_compute_loss_without_remove_unused_columns(tmp_path, dataset):
-    config = _config(tmp_path)
+    config = tiny_config(tmp_path)
     assert config.remove_unused_columns  # the user did not turn it off
-    trainer = RecordingTrainer(model=_model(), args=config, train_dataset=dataset)
+    trainer = RecordingTrainer(model=tiny_model(), args=config, train_dataset=dataset)
     trainer.train()
     domains = dataset.with_format("numpy")["domain"]
     for inputs in trainer.seen:
@@ -73,7 +24,7 @@ def test_domain_column_and_ids_reach_compute_loss_without_remove_unused_columns(
 
 
 def test_every_step_draws_the_same_number_from_every_group(tmp_path, dataset):
-    trainer = RecordingTrainer(model=_model(), args=_config(tmp_path, max_steps=7), train_dataset=dataset)
+    trainer = RecordingTrainer(model=tiny_model(), args=tiny_config(tmp_path, max_steps=7), train_dataset=dataset)
     trainer.train()
     assert len(trainer.seen) == 7
     assert trainer.seed_categories.group_names == ["a:0", "a:1", "b:0", "b:1", "c:0", "c:1"]
@@ -85,10 +36,10 @@ def test_every_step_draws_the_same_number_from_every_group(tmp_path, dataset):
 
 
 def test_regroups_at_zero_and_every_t0_and_q_restarts(tmp_path, dataset):
-    trainer = RecordingTrainer(model=_model(), args=_config(tmp_path, max_steps=7), train_dataset=dataset)
+    trainer = RecordingTrainer(model=tiny_model(), args=tiny_config(tmp_path, max_steps=7), train_dataset=dataset)
     trainer.train()
-    assert [step for step, _, _ in trainer.regroups] == [0, 3, 6]
-    for step, before, after in trainer.regroups:
+    assert [r.step for r in trainer.regroups] == [0, 3, 6]
+    for step, before, after, _ in trainer.regroups:
         assert torch.allclose(after, torch.full((6,), 1 / 6))
         if step > 0:
             assert not torch.allclose(before, after)  # q had moved away from uniform and was restarted
@@ -96,7 +47,7 @@ def test_regroups_at_zero_and_every_t0_and_q_restarts(tmp_path, dataset):
 
 
 def test_loss_groups_rank_the_current_losses(tmp_path, dataset):
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path, max_steps=3), train_dataset=dataset)
+    trainer = SeedCatTrainer(model=tiny_model(), args=tiny_config(tmp_path, max_steps=3), train_dataset=dataset)
     trainer.train()
     trainer.regroup(trainer.state.global_step)
     losses, _ = trainer._score(trainer.model, with_features=False)
@@ -110,7 +61,9 @@ def test_loss_groups_rank_the_current_losses(tmp_path, dataset):
 def test_q_follows_the_papers_update_in_training(tmp_path, dataset):
     """Replays the logged per-group losses through q <- q*exp(eta*loss), normalise, and compares."""
     trainer = SeedCatTrainer(
-        model=_model(), args=_config(tmp_path, max_steps=1, logging_steps=1, dro_eta=0.5), train_dataset=dataset
+        model=tiny_model(),
+        args=tiny_config(tmp_path, max_steps=1, logging_steps=1, dro_eta=0.5),
+        train_dataset=dataset,
     )
     trainer.train()
     log = next(entry for entry in trainer.state.log_history if "loss" in entry)
@@ -124,8 +77,8 @@ def test_q_group_losses_and_sizes_reach_trainer_state_and_tensorboard(tmp_path, 
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    config = _config(tmp_path, report_to="tensorboard")
-    trainer = SeedCatTrainer(model=_model(), args=config, train_dataset=dataset)
+    config = tiny_config(tmp_path, report_to="tensorboard")
+    trainer = SeedCatTrainer(model=tiny_model(), args=config, train_dataset=dataset)
     trainer.train()
     train_logs = [entry for entry in trainer.state.log_history if "loss" in entry]
     assert len(train_logs) == 3
@@ -143,11 +96,11 @@ def test_q_group_losses_and_sizes_reach_trainer_state_and_tensorboard(tmp_path, 
 @pytest.mark.parametrize("algorithm", ["erm", "groupdro"])
 def test_baselines_use_domains_as_groups(tmp_path, dataset, algorithm):
     trainer = RecordingTrainer(
-        model=_model(), args=_config(tmp_path, algorithm=algorithm, max_steps=4), train_dataset=dataset
+        model=tiny_model(), args=tiny_config(tmp_path, algorithm=algorithm, max_steps=4), train_dataset=dataset
     )
     trainer.train()
     assert trainer.seed_categories.group_names == ["a", "b", "c"]
-    assert [step for step, _, _ in trainer.regroups] == [0, 3]  # called, but domains never change
+    assert [r.step for r in trainer.regroups] == [0, 3]  # called, but domains never change
     for inputs in trainer.seen:
         assert torch.equal(inputs[GROUP_COLUMN], inputs["domain"])
         assert torch.bincount(inputs["domain"], minlength=3).tolist() == [5, 5, 5]
@@ -162,31 +115,33 @@ def test_baselines_use_domains_as_groups(tmp_path, dataset, algorithm):
 
 
 def test_training_changes_every_parameter(tmp_path, dataset):
-    model = _model()
+    model = tiny_model()
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    SeedCatTrainer(model=model, args=_config(tmp_path), train_dataset=dataset).train()
+    SeedCatTrainer(model=model, args=tiny_config(tmp_path), train_dataset=dataset).train()
     for name, parameter in model.named_parameters():
         assert not torch.equal(before[name], parameter), f"{name} did not change"
 
 
 def test_missing_domain_column_is_named(tmp_path, dataset):
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path), train_dataset=dataset.remove_columns("domain"))
+    trainer = SeedCatTrainer(
+        model=tiny_model(), args=tiny_config(tmp_path), train_dataset=dataset.remove_columns("domain")
+    )
     with pytest.raises(ValueError, match="no 'domain' column"):
         trainer.train()
     renamed = dataset.rename_column("domain", "site")
-    config = _config(tmp_path, domain_column="site", max_steps=1)
-    SeedCatTrainer(model=_model(), args=config, train_dataset=renamed).train()
+    config = tiny_config(tmp_path, domain_column="site", max_steps=1)
+    SeedCatTrainer(model=tiny_model(), args=config, train_dataset=renamed).train()
 
 
 def test_k_larger_than_a_domain_is_refused(tmp_path):
     small = make_domain_dataset({"a": 40, "b": 3})
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path, groups_per_domain=4), train_dataset=small)
+    trainer = SeedCatTrainer(model=tiny_model(), args=tiny_config(tmp_path, groups_per_domain=4), train_dataset=small)
     with pytest.raises(ValueError, match="Unit 1 has 3 samples, fewer than groups_per_domain=4"):
         trainer.train()
 
 
 def test_an_empty_training_set_is_refused(tmp_path, dataset):
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path), train_dataset=dataset.select([]))
+    trainer = SeedCatTrainer(model=tiny_model(), args=tiny_config(tmp_path), train_dataset=dataset.select([]))
     with pytest.raises(ValueError, match="training dataset is empty"):
         trainer.train()
 
@@ -198,11 +153,13 @@ def test_nan_loss_names_step_group_and_samples(tmp_path, dataset):
         return row
 
     poisoned = dataset.map(poison, with_indices=True).with_format("torch")
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path, algorithm="groupdro"), train_dataset=poisoned)
+    trainer = SeedCatTrainer(
+        model=tiny_model(), args=tiny_config(tmp_path, algorithm="groupdro"), train_dataset=poisoned
+    )
     with pytest.raises(NonFiniteLossError, match=r"at step 0: groups \['b'\], sample ids \[(4\d|5\d|6[0-3]),"):
         trainer.train()
     # seedcat meets the same samples first in its regroup pass, and names them there
-    trainer = SeedCatTrainer(model=_model(), args=_config(tmp_path), train_dataset=poisoned)
+    trainer = SeedCatTrainer(model=tiny_model(), args=tiny_config(tmp_path), train_dataset=poisoned)
     with pytest.raises(ValueError, match=r"NaN or infinite values \(sample ids \[40, 41"):
         trainer.train()
 
@@ -210,10 +167,10 @@ def test_nan_loss_names_step_group_and_samples(tmp_path, dataset):
 @pytest.mark.parametrize("grouping", ["kmeans", "seed_set"])
 def test_feature_groupings_cluster_the_models_own_features(tmp_path, dataset, grouping):
     trainer = RecordingTrainer(
-        model=_model(), args=_config(tmp_path, grouping=grouping, max_steps=4), train_dataset=dataset
+        model=tiny_model(), args=tiny_config(tmp_path, grouping=grouping, max_steps=4), train_dataset=dataset
     )
     trainer.train()
-    assert [step for step, _, _ in trainer.regroups] == [0, 3]
+    assert [r.step for r in trainer.regroups] == [0, 3]
     assert sorted(torch.bincount(trainer.seed_categories.group_ids, minlength=6).tolist())[0] > 0
     for inputs in trainer.seen:
         assert torch.bincount(inputs[GROUP_COLUMN], minlength=6).tolist() == [2] * 6
@@ -248,8 +205,8 @@ def test_the_regroup_pass_scores_the_scoring_dataset_not_the_augmented_training_
 
     monkeypatch.setattr(trainer_module, "score_samples", spy)
     trainer = RecordingTrainer(
-        model=_model(),
-        args=_config(tmp_path, max_steps=4),
+        model=tiny_model(),
+        args=tiny_config(tmp_path, max_steps=4),
         train_dataset=raw.with_transform(shifted(100.0)),
         scoring_dataset=raw.with_transform(shifted(0.0)),
     )
@@ -257,4 +214,6 @@ def test_the_regroup_pass_scores_the_scoring_dataset_not_the_augmented_training_
     assert scored and max(scored) < 1.0  # the pass saw un-augmented rows
     assert all(inputs["labels"].numel() for inputs in trainer.seen)
     with pytest.raises(ValueError, match="scoring_dataset has 1 rows but train_dataset 40"):
-        SeedCatTrainer(model=_model(), args=_config(tmp_path), train_dataset=raw, scoring_dataset=raw.select([0]))
+        SeedCatTrainer(
+            model=tiny_model(), args=tiny_config(tmp_path), train_dataset=raw, scoring_dataset=raw.select([0])
+        )
