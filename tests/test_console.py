@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from conftest import make_domain_dataset
+from helpers import make_domain_dataset, tiny_model
 from transformers import PrinterCallback, ProgressCallback
 
 from hf_seedcat import SeedCatConfig, SeedCatTrainer
 from hf_seedcat.analysis.composition import GroupCompositionCallback
 from hf_seedcat.console_logging import MAX_LINE, ConsoleLogCallback, summary_line
 from hf_seedcat.evaluation import DomainAccuracy
-from hf_seedcat.models import MnistCnnConfig, MnistCnnForImageClassification
 
 
 def _trainer(tmp_path, **overrides) -> SeedCatTrainer:
@@ -33,10 +31,8 @@ def _trainer(tmp_path, **overrides) -> SeedCatTrainer:
         use_cpu=True,
     )
     settings.update(overrides)
-    torch.manual_seed(0)
-    model = MnistCnnForImageClassification(MnistCnnConfig(num_channels=2, num_labels=2))
     trainer = SeedCatTrainer(
-        model=model,
+        model=tiny_model(),
         args=SeedCatConfig(**settings),
         train_dataset=data,
         eval_dataset=data,
