@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import make_domain_dataset, tiny_model
+from helpers import make_domain_dataset, tiny_config, tiny_model
 from transformers import PrinterCallback, ProgressCallback
 
-from hf_seedcat import SeedCatConfig, SeedCatTrainer
+from hf_seedcat import SeedCatTrainer
 from hf_seedcat.analysis.composition import GroupCompositionCallback
 from hf_seedcat.console_logging import MAX_LINE, ConsoleLogCallback, summary_line
 from hf_seedcat.evaluation import DomainAccuracy
@@ -19,21 +19,13 @@ def _trainer(tmp_path, **overrides) -> SeedCatTrainer:
     data = make_domain_dataset(
         {"a": 40, "b": 24, "c": 30}, color_agrees=rng.integers(0, 2, 94), label_flipped=rng.integers(0, 2, 94)
     )
-    settings = dict(
-        output_dir=str(tmp_path),
-        max_steps=7,
-        per_device_train_batch_size=24,
-        regroup_steps=3,
-        groups_per_domain=4,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-    )
+    # tiny_config's set-up with the Trainer's own learning rate and evaluation batch, and the progress bar on.
+    settings = dict(max_steps=7, per_device_train_batch_size=24, groups_per_domain=4, logging_steps=1)
+    settings |= dict(learning_rate=5e-5, per_device_eval_batch_size=8, disable_tqdm=False)
     settings.update(overrides)
     trainer = SeedCatTrainer(
         model=tiny_model(),
-        args=SeedCatConfig(**settings),
+        args=tiny_config(tmp_path, **settings),
         train_dataset=data,
         eval_dataset=data,
         compute_metrics=DomainAccuracy(["a", "b", "c"]),
