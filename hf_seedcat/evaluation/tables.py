@@ -277,7 +277,7 @@ def plot_tables(tables: Sequence[Table], path: str) -> None:
         ax.set_title(SELECTION_METHODS[table.method][0], fontsize=9)
         ax.set_ylim(0, 100)
         ax.set_xlim(-0.5, len(table.test_envs) - 0.5)
-    axes[0][0].set_ylabel("test accuracy (%), mean ± SE (ddof = 1) over trials")
+    axes[0][0].set_ylabel("test accuracy (%), mean ± SE (ddof = 1)")
     axes[0][-1].legend(fontsize=8)
     fig.suptitle(tables[0].dataset)
     fig.tight_layout()
