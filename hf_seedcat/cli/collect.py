@@ -2,8 +2,10 @@
 
 For every dataset and selection method (training-domain, leave-one-domain-out, oracle): algorithms x
 test environments, mean ± standard error over trials, printed as Markdown and written to OUT (default
-DIR) as ``results.md``, ``results.csv``, ``results.tex`` and ``<dataset>.png``. Unfinished and broken
-runs are counted and listed.
+DIR) as ``results.md``, ``results.csv``, ``results.tex`` and ``<dataset>.png``. Beside them, per dataset,
+the window (``evaluation/swing.py``): test accuracy over every evaluation after ``--window_after_step``,
+since one selected step can hide a swing of 20 points; in ``results.md`` and ``swing.csv``. Unfinished and
+broken runs are counted and listed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..evaluation import build_tables, load_sweep, plot_tables, tables_as_csv
+from ..evaluation import (
+    STANDARD_ERROR_CONVENTION,
+    SWING_WINDOW_AFTER_STEP,
+    build_swing_tables,
+    build_tables,
+    load_sweep,
+    plot_tables,
+    swing_as_csv,
+    tables_as_csv,
+)
 from .console import ArgumentParser, run_command
 
 
@@ -26,11 +37,21 @@ class CollectArguments:
         default=False,
         metadata={"help": "Make tables even when the runs come from different code versions (flagged in them)."},
     )
+    window_after_step: int = field(
+        default=SWING_WINDOW_AFTER_STEP,
+        metadata={
+            "help": "The window table reads every evaluation at steps > this, the same for every algorithm "
+            f"(default {SWING_WINDOW_AFTER_STEP}: seedcat's first regroup from a trained model in DomainBed's "
+            "5000-step runs; for 1000-step runs, 200)."
+        },
+    )
 
 
 def collect(argv: list[str]) -> int:
     parser = ArgumentParser(CollectArguments, prog="seedcat-collect", description=__doc__.split("\n\n")[0])
     (args,) = parser.parse_args_into_dataclasses(args=argv)
+    if args.window_after_step < 0:
+        raise ValueError(f"--window_after_step must be 0 or more, not {args.window_after_step}.")
     if not os.path.isdir(args.input_dir):
         raise NotADirectoryError(f"--input_dir {args.input_dir} is not a folder; pass a sweep's output folder.")
     out = args.output_dir or args.input_dir
@@ -46,18 +67,30 @@ def collect(argv: list[str]) -> int:
     if not tables:
         print(f"No finished runs under {args.input_dir}.")
         return 1
-    markdown = "\n\n".join(table.markdown() for table in tables)
+    windows = {
+        table.dataset: table for table in build_swing_tables(sweep.records, args.algorithms, args.window_after_step)
+    }
+    sections = []
+    for dataset in sorted({table.dataset for table in tables}):
+        sections += [table.markdown() for table in tables if table.dataset == dataset]
+        sections += [windows[dataset].markdown(), windows[dataset].per_trial_markdown()]
+    markdown = "\n\n".join(sections)
     print(markdown)
     os.makedirs(out, exist_ok=True)
-    note = "Test accuracy (%), mean ± standard error over trials (n = trials).\n\n" + sweep.report() + "\n"
+    note = (
+        f"Test accuracy (%), mean ± standard error over trials (n = trials): {STANDARD_ERROR_CONVENTION}.\n\n"
+        + sweep.report()
+        + "\n"
+    )
     files = {"results.md": note + "\n" + markdown + "\n", "results.csv": tables_as_csv(tables)}
     files["results.tex"] = "\n\n".join(table.latex() for table in tables) + "\n"
+    files["swing.csv"] = swing_as_csv(list(windows.values()))
     for name, text in files.items():
         with open(os.path.join(out, name), "w", encoding="utf-8") as handle:
             handle.write(text)
     for dataset in sorted({table.dataset for table in tables}):
         plot_tables([table for table in tables if table.dataset == dataset], os.path.join(out, f"{dataset}.png"))
-    print(f"\nWrote results.md, results.csv, results.tex and one PNG per dataset to {out}")
+    print(f"\nWrote results.md, results.csv, results.tex, swing.csv and one PNG per dataset to {out}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Evaluation: group accuracy (a local evaluate module), DomainBed's results.jsonl, model selection, tables.
+"""Evaluation: group accuracy (a local evaluate module), DomainBed's results.jsonl, model selection, tables,
+and the window of evaluations that shows the swing.
 
 Names are imported on first use (PEP 562): model selection and tables need neither ``evaluate`` nor the
 metric's transformers imports, so reading a sweep does not load them.
@@ -15,12 +16,17 @@ _EXPORTS = {
     "GROUP_ACCURACY": ".metrics",
     "RESULTS_FILE": ".results",
     "SELECTION_METHODS": ".model_selection",
+    "STANDARD_ERROR_CONVENTION": ".tables",
+    "SWING_WINDOW_AFTER_STEP": ".swing",
     "DomainAccuracy": ".metrics",
     "ResultsJsonlCallback": ".results",
     "RunKey": ".model_selection",
+    "RunWindow": ".swing",
     "Selected": ".model_selection",
     "SweepResults": ".tables",
+    "SwingTable": ".swing",
     "Table": ".tables",
+    "build_swing_tables": ".swing",
     "build_tables": ".tables",
     "environments_of": ".model_selection",
     "group_runs": ".model_selection",
@@ -29,8 +35,10 @@ _EXPORTS = {
     "load_sweep": ".tables",
     "plot_tables": ".tables",
     "read_results": ".results",
+    "run_window": ".swing",
     "select_trial": ".model_selection",
     "standard_error": ".tables",
+    "swing_as_csv": ".swing",
     "tables_as_csv": ".tables",
     "train_envs_of": ".model_selection",
     "training_domain_validation": ".model_selection",
@@ -50,8 +58,10 @@ if TYPE_CHECKING:
         training_domain_validation,
     )
     from .results import RESULTS_FILE, ResultsJsonlCallback, read_results
+    from .swing import SWING_WINDOW_AFTER_STEP, RunWindow, SwingTable, build_swing_tables, run_window, swing_as_csv
     from .tables import (
         DONE_FILE,
+        STANDARD_ERROR_CONVENTION,
         SweepResults,
         Table,
         build_tables,
@@ -68,12 +78,17 @@ __all__ = [
     "GROUP_ACCURACY",
     "RESULTS_FILE",
     "SELECTION_METHODS",
+    "STANDARD_ERROR_CONVENTION",
+    "SWING_WINDOW_AFTER_STEP",
     "DomainAccuracy",
     "ResultsJsonlCallback",
     "RunKey",
+    "RunWindow",
     "Selected",
     "SweepResults",
+    "SwingTable",
     "Table",
+    "build_swing_tables",
     "build_tables",
     "environments_of",
     "group_runs",
@@ -82,8 +97,10 @@ __all__ = [
     "load_sweep",
     "plot_tables",
     "read_results",
+    "run_window",
     "select_trial",
     "standard_error",
+    "swing_as_csv",
     "tables_as_csv",
     "train_envs_of",
     "training_domain_validation",

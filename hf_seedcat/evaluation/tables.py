@@ -93,11 +93,15 @@ def _read_records(path: str) -> list[Record]:
     return records
 
 
+STANDARD_ERROR_CONVENTION = "sample SD with ddof = 1, over sqrt(n); DomainBed's tables use ddof = 0"
+
+
 def standard_error(values: Sequence[float]) -> float | None:
     """Sample standard deviation over sqrt(n); None for fewer than two values.
 
     DomainBed divides by n rather than n - 1 inside the deviation, which makes its errors smaller by
-    sqrt((n - 1) / n) (0.82 for 3 trials); we use the unbiased form.
+    sqrt((n - 1) / n) (0.82 for 3 trials); we use the unbiased form. ``STANDARD_ERROR_CONVENTION`` says so
+    in words, for every table that prints a ±.
     """
     n = len(values)
     if n < 2:
@@ -215,7 +219,7 @@ def build_tables(records: Sequence[Record], algorithms: Sequence[str] | None = N
         keys = [key for key in runs if key.dataset == dataset]
         dataset_records = [record for key in keys for record in runs[key]]
         n_envs = 1 + max(env for record in dataset_records for env in environments_of(record))
-        names = _environment_names(dataset_records, n_envs)
+        names = environment_names(dataset_records, n_envs)
         test_envs = list(range(n_envs))  # every environment, so a missing one shows as missing
         present = sorted({key.algorithm for key in keys})
         rows = [a for a in algorithms if a in present] if algorithms else present
@@ -234,7 +238,8 @@ def _cell(runs: Runs, method: str, dataset: str, algorithm: str, test_env: int) 
     return Cell([choice.test_acc for choice in selected if choice is not None])
 
 
-def _environment_names(records: Sequence[Record], n_envs: int) -> list[str]:
+def environment_names(records: Sequence[Record], n_envs: int) -> list[str]:
+    """Column names ``env{i} (<name>)`` from the environment names the runs recorded, else ``env{i}``."""
     for record in records:
         names = record["args"].get("environments")
         if names and len(names) == n_envs:
@@ -272,7 +277,7 @@ def plot_tables(tables: Sequence[Table], path: str) -> None:
         ax.set_title(SELECTION_METHODS[table.method][0], fontsize=9)
         ax.set_ylim(0, 100)
         ax.set_xlim(-0.5, len(table.test_envs) - 0.5)
-    axes[0][0].set_ylabel("test accuracy (%), mean ± SE over trials")
+    axes[0][0].set_ylabel("test accuracy (%), mean ± SE (ddof = 1)")
     axes[0][-1].legend(fontsize=8)
     fig.suptitle(tables[0].dataset)
     fig.tight_layout()
