@@ -19,11 +19,14 @@ from .data_scripts import DATASETS, DomainDataset, check_attribute_columns, load
 from .evaluation import (
     DONE_FILE,
     DomainAccuracy,
+    ReferenceValidation,
     ResultsJsonlCallback,
     last_step,
     read_results,
+    reference_split_names,
     training_domain_validation,
 )
+from .evaluation.reference_validation import DEFAULT_REFERENCE_QUANTILES, DEFAULT_REFERENCE_STEP
 from .hparams import default_hparams
 from .hub import push_run, write_model_card
 from .modalities import DEFAULT_TEXT_MODEL, build_model_and_inputs, default_eval_batch_size
@@ -111,6 +114,17 @@ class DomainGeneralizationArguments:
     max_digits: int | None = field(
         default=None, metadata={"help": "Use only the first N shuffled MNIST digits (smoke tests)."}
     )
+    reference_step: int = field(
+        default=DEFAULT_REFERENCE_STEP,
+        metadata={
+            "help": "Label-free selection: the step whose model fixes the hard validation rows of the training "
+            "domains (its hardest loss quantile and its errors); see hf_seedcat.evaluation.reference_validation."
+        },
+    )
+    reference_quantiles: int = field(
+        default=DEFAULT_REFERENCE_QUANTILES,
+        metadata={"help": "Label-free selection: K, the hard rows are the reference's hardest 1/K by loss."},
+    )
 
     @property
     def dataset_id(self) -> str:
@@ -130,6 +144,10 @@ class DomainGeneralizationArguments:
             raise ValueError(f"eval_splits must be one of {EVAL_SPLITS}, got {self.eval_splits!r}.")
         if self.checkpoint_freq is not None and self.checkpoint_freq < 1:
             raise ValueError(f"checkpoint_freq must be a positive number of steps, got {self.checkpoint_freq}.")
+        if self.reference_step < 0:
+            raise ValueError(f"reference_step must be a step number (0 or more), got {self.reference_step}.")
+        if self.reference_quantiles < 1:
+            raise ValueError(f"reference_quantiles must be a positive integer, got {self.reference_quantiles}.")
 
 
 def configure_for_data(dg_args: DomainGeneralizationArguments, config: SeedCatConfig, data: DomainDataset) -> None:
@@ -191,6 +209,13 @@ def run_experiment(
     eval_datasets = data.evaluation_datasets(evaluation_split_names(data, dg_args))
     push = config.push_to_hub
     config.push_to_hub = False  # contact the Hub only once the run is saved locally, so offline runs complete
+    reference = ReferenceValidation(
+        {name: eval_datasets[name] for name in reference_split_names(list(eval_datasets), dg_args.test_envs)},
+        config.output_dir,
+        reference_step=dg_args.reference_step,
+        quantiles=dg_args.reference_quantiles,
+        is_main_process=config.process_index == 0,
+    )
     callback = ResultsJsonlCallback(
         config.output_dir,
         list(eval_datasets),
@@ -202,6 +227,7 @@ def run_experiment(
         },
         hparams=run_hparams(config),
         is_main_process=config.process_index == 0,
+        extra_metrics=[reference.metrics],
     )
     check_attribute_columns(train_dataset, eval_datasets, config.attribute_columns, config.group_column)
     trainer = SeedCatTrainer(
@@ -218,6 +244,7 @@ def run_experiment(
     # After the trainer's RegroupCallback, so it sees each regroup's new groups; without attribute columns
     # it does nothing.
     trainer.add_callback(GroupCompositionCallback(trainer))
+    reference.attach(trainer)
     resume = config.resume_from_checkpoint
     if resume is None and os.path.isdir(config.output_dir):
         resume = get_last_checkpoint(config.output_dir)

@@ -98,5 +98,11 @@ def test_runs_made_before_sweeps_count_as_hyperparameter_sample_zero_and_unknown
     assert select([line], "oracle").hparams_seed == 0
     with pytest.raises(ValueError, match="Unknown selection method 'best'"):
         select([line], "best")
-    assert set(SELECTION_METHODS) == {"training_domain", "leave_one_out", "oracle"}
+    assert set(SELECTION_METHODS) == {
+        "training_domain",
+        "leave_one_out",
+        "oracle",
+        "reference_quantile",
+        "reference_errors",
+    }
     assert select([line], "oracle", trial=1) is None and not math.isnan(select([line], "oracle").val_acc)

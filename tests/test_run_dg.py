@@ -162,11 +162,14 @@ def test_short_run_writes_results_and_trains_every_parameter(tmp_path, monkeypat
     monkeypatch.setattr(modalities, "create_image_classifier", capture)
     argv = ["--algorithm", algorithm, "--max_digits", "1200", "--max_steps", "6", "--checkpoint_freq", "3"]
     argv += ["--regroup_steps", "3", "--output_dir", str(tmp_path), "--disable_tqdm", "true", "--use_cpu"]
-    argv += ["--attribute_columns", "color_agrees"]
+    argv += ["--attribute_columns", "color_agrees", "--reference_step", "4"]
     summary = run_experiment(*parse_arguments(argv))
 
     lines = [json.loads(line) for line in open(tmp_path / "results.jsonl")]
     assert [line["step"] for line in lines] == [3, 6]
+    # The label-free rule: nothing before its reference, then the reference is the first evaluation at step >= 4.
+    assert "ref_quantile_acc" not in lines[0] and lines[1]["ref_step"] == 6
+    assert 0.0 <= lines[1]["ref_quantile_acc"] <= 1.0 and lines[1]["ref_error_acc"] in (0.0, None)
     for line in lines:
         for env in range(3):
             assert 0.0 <= line[f"env{env}_in_acc"] <= 1.0 and 0.0 <= line[f"env{env}_out_acc"] <= 1.0

@@ -14,11 +14,13 @@ from ..lazy_exports import lazy_exports
 _EXPORTS = {
     "DONE_FILE": ".tables",
     "GROUP_ACCURACY": ".metrics",
+    "REFERENCE_KEYS": ".reference_validation",
     "RESULTS_FILE": ".results",
     "SELECTION_METHODS": ".model_selection",
     "STANDARD_ERROR_CONVENTION": ".tables",
     "SWING_WINDOW_AFTER_STEP": ".swing",
     "DomainAccuracy": ".metrics",
+    "ReferenceValidation": ".reference_validation",
     "ResultsJsonlCallback": ".results",
     "RunKey": ".model_selection",
     "RunWindow": ".swing",
@@ -35,6 +37,7 @@ _EXPORTS = {
     "load_sweep": ".tables",
     "plot_tables": ".tables",
     "read_results": ".results",
+    "reference_split_names": ".reference_validation",
     "run_window": ".swing",
     "select_trial": ".model_selection",
     "standard_error": ".tables",
@@ -57,6 +60,7 @@ if TYPE_CHECKING:
         train_envs_of,
         training_domain_validation,
     )
+    from .reference_validation import REFERENCE_KEYS, ReferenceValidation, reference_split_names
     from .results import RESULTS_FILE, ResultsJsonlCallback, read_results
     from .swing import SWING_WINDOW_AFTER_STEP, RunWindow, SwingTable, build_swing_tables, run_window, swing_as_csv
     from .tables import (
@@ -76,11 +80,13 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = [
     "DONE_FILE",
     "GROUP_ACCURACY",
+    "REFERENCE_KEYS",
     "RESULTS_FILE",
     "SELECTION_METHODS",
     "STANDARD_ERROR_CONVENTION",
     "SWING_WINDOW_AFTER_STEP",
     "DomainAccuracy",
+    "ReferenceValidation",
     "ResultsJsonlCallback",
     "RunKey",
     "RunWindow",
@@ -97,6 +103,7 @@ __all__ = [
     "load_sweep",
     "plot_tables",
     "read_results",
+    "reference_split_names",
     "run_window",
     "select_trial",
     "standard_error",

@@ -8,7 +8,11 @@ trial) into a validation and a test accuracy:
   training environments;
 - leave-one-domain-out: per step, the mean in-split accuracy of each other training environment,
   measured in the run that held it out as a second test environment (runs with two test environments);
-- test-domain validation (oracle): the last step, validated on the test environment's out split.
+- test-domain validation (oracle): the last step, validated on the test environment's out split;
+- two label-free rules (``reference_validation``): the step with the best accuracy on the training
+  environments' validation rows that a fixed early model of the run found hard (its hardest loss
+  quantile, or its errors). They read neither test-environment labels nor attribute columns; runs made
+  before the rules existed carry no value and select nothing.
 
 Across hyperparameter samples the one with the best validation accuracy is reported (first on ties).
 Test accuracy is always the test environment's in split, as in DomainBed.
@@ -16,7 +20,7 @@ Test accuracy is always the test environment's in split, as in DomainBed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -146,10 +150,33 @@ def _select_leave_one_out(runs: Runs, key: RunKey) -> Selected | None:
     return best
 
 
+def _select_by_logged(value_key: str) -> Callable[[Runs, RunKey], Selected | None]:
+    """A rule that picks the step with the highest logged ``value_key`` (first on ties); steps without it
+    (before the rule's reference step, or runs older than the rule) are never picked."""
+
+    def select(runs: Runs, key: RunKey) -> Selected | None:
+        (test_env,) = key.test_envs
+        candidates = [record for record in runs.get(key, []) if record.get(value_key) is not None]
+        if not candidates:
+            return None
+        record = max(sorted(candidates, key=lambda record: record["step"]), key=lambda record: record[value_key])
+        return Selected(record[value_key], record[f"env{test_env}_in_acc"], record["step"], key.hparams_seed)
+
+    return select
+
+
 SELECTION_METHODS = {
     "training_domain": ("Training-domain validation", _select_training_domain),
     "leave_one_out": ("Leave-one-domain-out cross-validation", _select_leave_one_out),
     "oracle": ("Test-domain validation (oracle)", _select_oracle),
+    "reference_quantile": (
+        "Label-free: validation rows in a fixed early model's hardest loss quantile",
+        _select_by_logged("ref_quantile_acc"),
+    ),
+    "reference_errors": (
+        "Label-free: validation rows a fixed early model misclassified",
+        _select_by_logged("ref_error_acc"),
+    ),
 }
 
 

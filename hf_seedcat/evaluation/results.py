@@ -6,7 +6,7 @@ import json
 import os
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -24,7 +24,8 @@ class ResultsJsonlCallback(TrainerCallback):
     also ``env{i}_{in,out}_worst_group_acc``, ``..._group_mean_acc`` and ``..._acc_group_<group>``.
 
     ``Trainer.evaluate`` on a dict of splits reports each split separately; the line is written once
-    every expected split of the current step has reported. On resume, lines past the checkpoint's
+    every expected split of the current step has reported, with what each of ``extra_metrics`` (called
+    with the step, on every process) adds, e.g. ``ReferenceValidation.metrics``. On resume, lines past the checkpoint's
     step are dropped so the file never holds a step twice.
     """
 
@@ -35,13 +36,15 @@ class ResultsJsonlCallback(TrainerCallback):
         run_args: dict[str, Any],
         hparams: dict[str, Any],
         is_main_process: bool = True,
+        extra_metrics: Sequence[Callable[[int], dict[str, Any]]] = (),
     ) -> None:
         self.path = os.path.join(output_dir, RESULTS_FILE)
         self.split_names = list(split_names)
         self.run_args = run_args
         self.hparams = hparams
         self.is_main_process = is_main_process
-        self._pending: dict[str, float] = {}
+        self.extra_metrics = list(extra_metrics)
+        self._pending: dict[str, float | None] = {}
         self._step_times: list[float] = []
         self._step_start = 0.0
         self._last_loss: float | None = None
@@ -79,6 +82,8 @@ class ResultsJsonlCallback(TrainerCallback):
                         self._pending[f"{name}_{suffix}"] = float(value)
         if sum(f"{name}_acc" in self._pending for name in self.split_names) < len(self.split_names):
             return
+        for extra in self.extra_metrics:
+            self._pending.update(extra(state.global_step))
         record: dict[str, Any] = {
             "args": self.run_args,
             "hparams": self.hparams,
