@@ -30,7 +30,8 @@ def code_version() -> str:
             timeout=10,
             check=True,
         ).stdout.strip()
-        if described and os.path.isdir(os.path.join(os.path.dirname(package_dir), ".git")):
+        # .git is a folder in a clone and a file in a linked worktree (git worktree add) or a submodule.
+        if described and os.path.exists(os.path.join(os.path.dirname(package_dir), ".git")):
             return described
     except (OSError, subprocess.SubprocessError):
         pass
