@@ -12,16 +12,20 @@ import torch
 import torch.nn.functional as F
 from helpers import make_domain_dataset, tiny_config, tiny_model
 from safetensors.torch import load_file
+from test_model_selection import record
 
 from hf_seedcat import SeedCatTrainer
+from hf_seedcat.cli import collect
 from hf_seedcat.evaluation import (
     SELECTION_METHODS,
     DomainAccuracy,
     ReferenceValidation,
     ResultsJsonlCallback,
+    check_rules,
     group_runs,
     read_results,
     reference_split_names,
+    rule_check_markdown,
     select_trial,
 )
 from hf_seedcat.evaluation.reference_validation import REFERENCE_FILE, hard_rows
@@ -148,18 +152,17 @@ def test_a_resumed_run_keeps_its_reference_rows(tmp_path):
 
 
 def test_selection_picks_the_best_logged_step_and_nothing_before_the_reference():
-    def record(step, rule, test):
+    def line(step, rule, test):
         values = {"ref_quantile_acc": rule, "ref_error_acc": rule} if rule is not None else {}
-        args = {"dataset": "D", "algorithm": "erm", "test_envs": [2], "trial_seed": 0}
-        return {"args": args, "step": step, "env2_in_acc": test, **values}
+        return {**record(step, [2], e2i=test), **values}
 
-    runs = group_runs([record(100, None, 0.9), record(200, 0.3, 0.1), record(300, 0.6, 0.4), record(400, 0.6, 0.2)])
+    runs = group_runs([line(100, None, 0.9), line(200, 0.3, 0.1), line(300, 0.6, 0.4), line(400, 0.6, 0.2)])
     for method in ("reference_quantile", "reference_errors"):
-        chosen = select_trial(runs, method, "D", "erm", 2, 0)
+        chosen = select_trial(runs, method, "Toy", "erm", 2, 0)
         assert (chosen.step, chosen.val_acc, chosen.test_acc) == (300, 0.6, 0.4)  # first of the tie
         assert "Label-free" in SELECTION_METHODS[method][0]
-    old = group_runs([record(100, None, 0.9)])
-    assert select_trial(old, "reference_errors", "D", "erm", 2, 0) is None
+    old = group_runs([line(100, None, 0.9)])
+    assert select_trial(old, "reference_errors", "Toy", "erm", 2, 0) is None
 
 
 def test_bad_settings_are_refused_with_the_fix(tmp_path):
@@ -167,3 +170,58 @@ def test_bad_settings_are_refused_with_the_fix(tmp_path):
         ReferenceValidation({}, str(tmp_path), reference_step=-1)
     with pytest.raises(ValueError, match="reference_quantiles must be a positive integer"):
         ReferenceValidation({}, str(tmp_path), quantiles=0)
+
+
+def _checked_run(steps, quantile, errors, worst0, worst1, test):
+    """A run's lines with the rules' values, training-domain worst-group accuracies and test accuracy."""
+    lines = []
+    for i, step in enumerate(steps):
+        line = record(step, [2], e0o=0.9, e1o=0.8, e2i=test[i], e2o=test[i])
+        line.update(env0_out_worst_group_acc=worst0[i], env1_out_worst_group_acc=worst1[i])
+        if quantile[i] is not None:
+            line.update(ref_quantile_acc=quantile[i], ref_error_acc=errors[i], ref_step=steps[1])
+        lines.append(line)
+    return lines
+
+
+def test_the_check_correlates_each_rule_with_validation_worst_group_accuracy_it_never_read(tmp_path, capsys):
+    # Worst-group (mean of the two domains): 0.15, 0.25, 0.35, 0.30 over the steps with the rules' values.
+    lines = _checked_run(
+        steps=[50, 100, 150, 200, 250],
+        quantile=[None, 0.1, 0.2, 0.3, 0.4],  # ranks 1 2 3 4 against worst-group ranks 1 2 4 3
+        errors=[None, 0.4, 0.3, 0.2, 0.1],  # exactly reversed ranks of the first
+        worst0=[0.9, 0.1, 0.2, 0.3, 0.2],
+        worst1=[0.9, 0.2, 0.3, 0.4, 0.4],
+        test=[0.1, 0.2, 0.3, 0.5, 0.4],
+    )
+    (check,) = check_rules(lines)
+    # Spearman by hand: 1 - 6 * sum(d^2) / (n (n^2 - 1)), d = (0, 0, 1, 1): 1 - 12 / 60 = 0.8; reversed: -0.8.
+    assert check.checkpoints == 4
+    assert check.correlations == {"ref_quantile_acc": pytest.approx(0.8), "ref_error_acc": pytest.approx(-0.8)}
+    assert check.picks["reference_quantile"] == (250, 0.4) and check.picks["reference_errors"] == (100, 0.2)
+    assert check.picks["oracle"] == (250, 0.4) and check.picks["training_domain"] == (50, 0.1)
+    text = rule_check_markdown([check])
+    assert (
+        "| Label-free: validation rows in a fixed early model's hardest loss quantile | 0.80 | 0.80 to 0.80 | 1 |"
+        in (text)
+    )
+    assert "| erm test 2 trial 0 hp 0 | 4 | 0.80 | -0.80 | 50: 10.0 |" in text
+    # Runs without attributes (or older than the rules) are not checked.
+    for line in lines:
+        del line["env0_out_worst_group_acc"]
+    assert check_rules(lines) == [] and rule_check_markdown([]) == ""
+
+
+def test_collect_prints_the_label_free_tables_and_the_check(tmp_path, capsys):
+    lines = _checked_run(
+        [50, 100, 150], [None, 0.2, 0.6], [None, 0.1, 0.5], [0.1, 0.2, 0.3], [0.1, 0.2, 0.3], [0.1, 0.6, 0.3]
+    )
+    run = tmp_path / "sweep" / "erm_trial0"
+    run.mkdir(parents=True)
+    (run / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (run / "done").touch()
+    assert collect.main(["--input_dir", str(tmp_path / "sweep"), "--window_after_step", "50"]) == 0
+    printed = capsys.readouterr().out
+    assert "### Toy: Label-free: validation rows a fixed early model misclassified" in printed
+    assert "Label-free rules against validation worst-group accuracy" in printed
+    assert "| erm test 2 trial 0 hp 0 | 2 | 1.00 | 1.00 |" in printed

@@ -20,8 +20,10 @@ from ..evaluation import (
     SWING_WINDOW_AFTER_STEP,
     build_swing_tables,
     build_tables,
+    check_rules,
     load_sweep,
     plot_tables,
+    rule_check_markdown,
     swing_as_csv,
     tables_as_csv,
 )
@@ -74,6 +76,9 @@ def collect(argv: list[str]) -> int:
     for dataset in sorted({table.dataset for table in tables}):
         sections += [table.markdown() for table in tables if table.dataset == dataset]
         sections += [windows[dataset].markdown(), windows[dataset].per_trial_markdown()]
+        rule_check = rule_check_markdown(check_rules([r for r in sweep.records if r["args"]["dataset"] == dataset]))
+        if rule_check:
+            sections.append(rule_check)
     markdown = "\n\n".join(sections)
     print(markdown)
     os.makedirs(out, exist_ok=True)

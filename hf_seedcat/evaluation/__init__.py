@@ -14,14 +14,16 @@ from ..lazy_exports import lazy_exports
 _EXPORTS = {
     "DONE_FILE": ".tables",
     "GROUP_ACCURACY": ".metrics",
-    "REFERENCE_KEYS": ".reference_validation",
+    "REFERENCE_KEYS": ".model_selection",
     "RESULTS_FILE": ".results",
+    "RULE_NAMES": ".selection_check",
     "SELECTION_METHODS": ".model_selection",
     "STANDARD_ERROR_CONVENTION": ".tables",
     "SWING_WINDOW_AFTER_STEP": ".swing",
     "DomainAccuracy": ".metrics",
     "ReferenceValidation": ".reference_validation",
     "ResultsJsonlCallback": ".results",
+    "RuleCheck": ".selection_check",
     "RunKey": ".model_selection",
     "RunWindow": ".swing",
     "Selected": ".model_selection",
@@ -30,6 +32,7 @@ _EXPORTS = {
     "Table": ".tables",
     "build_swing_tables": ".swing",
     "build_tables": ".tables",
+    "check_rules": ".selection_check",
     "environments_of": ".model_selection",
     "group_runs": ".model_selection",
     "last_step": ".model_selection",
@@ -38,6 +41,7 @@ _EXPORTS = {
     "plot_tables": ".tables",
     "read_results": ".results",
     "reference_split_names": ".reference_validation",
+    "rule_check_markdown": ".selection_check",
     "run_window": ".swing",
     "select_trial": ".model_selection",
     "standard_error": ".tables",
@@ -50,6 +54,7 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from .metrics import GROUP_ACCURACY, DomainAccuracy, load_group_accuracy
     from .model_selection import (
+        REFERENCE_KEYS,
         SELECTION_METHODS,
         RunKey,
         Selected,
@@ -60,8 +65,16 @@ if TYPE_CHECKING:
         train_envs_of,
         training_domain_validation,
     )
-    from .reference_validation import REFERENCE_KEYS, ReferenceValidation, reference_split_names
-    from .results import RESULTS_FILE, ResultsJsonlCallback, read_results
+    from .reference_validation import ReferenceValidation, reference_split_names
+    from .results import RESULTS_FILE
+    from .selection_check import (
+        RULE_NAMES,
+        ResultsJsonlCallback,
+        RuleCheck,
+        check_rules,
+        read_results,
+        rule_check_markdown,
+    )
     from .swing import SWING_WINDOW_AFTER_STEP, RunWindow, SwingTable, build_swing_tables, run_window, swing_as_csv
     from .tables import (
         DONE_FILE,
@@ -82,12 +95,14 @@ __all__ = [
     "GROUP_ACCURACY",
     "REFERENCE_KEYS",
     "RESULTS_FILE",
+    "RULE_NAMES",
     "SELECTION_METHODS",
     "STANDARD_ERROR_CONVENTION",
     "SWING_WINDOW_AFTER_STEP",
     "DomainAccuracy",
     "ReferenceValidation",
     "ResultsJsonlCallback",
+    "RuleCheck",
     "RunKey",
     "RunWindow",
     "Selected",
@@ -96,6 +111,7 @@ __all__ = [
     "Table",
     "build_swing_tables",
     "build_tables",
+    "check_rules",
     "environments_of",
     "group_runs",
     "last_step",
@@ -104,6 +120,7 @@ __all__ = [
     "plot_tables",
     "read_results",
     "reference_split_names",
+    "rule_check_markdown",
     "run_window",
     "select_trial",
     "standard_error",

@@ -26,6 +26,10 @@ from typing import Any
 
 Record = dict[str, Any]
 
+#: What ``reference_validation`` logs, one key per label-free rule (the mean over training domains; per
+#: domain ``env{i}_out_<key>``), and what the two label-free selection methods read.
+REFERENCE_KEYS = ("ref_quantile_acc", "ref_error_acc")
+
 
 def environments_of(record: Record) -> list[int]:
     """The environment indices a results record holds accuracies for (``env{i}_{in,out}_acc``)."""
@@ -171,11 +175,11 @@ SELECTION_METHODS = {
     "oracle": ("Test-domain validation (oracle)", _select_oracle),
     "reference_quantile": (
         "Label-free: validation rows in a fixed early model's hardest loss quantile",
-        _select_by_logged("ref_quantile_acc"),
+        _select_by_logged(REFERENCE_KEYS[0]),
     ),
     "reference_errors": (
         "Label-free: validation rows a fixed early model misclassified",
-        _select_by_logged("ref_error_acc"),
+        _select_by_logged(REFERENCE_KEYS[1]),
     ),
 }
 

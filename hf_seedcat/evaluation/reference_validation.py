@@ -38,9 +38,9 @@ import torch
 import torch.nn.functional as F
 from transformers import TrainerCallback
 
+from .model_selection import REFERENCE_KEYS
+
 REFERENCE_FILE = "reference_rows.json"
-#: The logged keys, one per rule (mean over training domains); per domain ``env{i}_out_<key>``.
-REFERENCE_KEYS = ("ref_quantile_acc", "ref_error_acc")
 DEFAULT_REFERENCE_STEP = 200
 DEFAULT_REFERENCE_QUANTILES = 4
 

@@ -163,13 +163,9 @@ class Table:
         header = self.header()
         lines = [f"### {self.title}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in self.rows()]
-        if self.method == "leave_one_out" and all(
-            cell.mean is None for cells in self.cells.values() for cell in cells
-        ):
-            lines += [
-                "",
-                "No leave-one-out selection: it needs the runs with two test environments (`--leave_one_out`).",
-            ]
+        empty = all(cell.mean is None for cells in self.cells.values() for cell in cells)
+        if empty and self.method in EMPTY_TABLE_REASONS:
+            lines += ["", EMPTY_TABLE_REASONS[self.method]]
         return "\n".join(lines)
 
     def csv_rows(self) -> list[list[str]]:
@@ -199,6 +195,15 @@ class Table:
         lines += ["\\bottomrule", "\\end{tabular}"]
         return "\n".join(lines)
 
+
+EMPTY_TABLE_REASONS = {
+    "leave_one_out": "No leave-one-out selection: it needs the runs with two test environments (`--leave_one_out`).",
+    "reference_quantile": "No label-free selection: these runs were made before the rule existed, so their "
+    "results.jsonl holds no `ref_quantile_acc` (it is logged from the reference step on).",
+    "reference_errors": "No label-free selection: these runs were made before the rule existed, so their "
+    "results.jsonl holds no `ref_error_acc` (it is logged from the reference step on).",
+}
+"""Why a table of a selection method is empty, said under it."""
 
 CSV_HEADER = ["dataset", "selection", "algorithm", "test_env", "environment", "mean", "stderr", "trials"]
 
@@ -257,7 +262,11 @@ def tables_as_csv(tables: Sequence[Table]) -> str:
 
 
 def plot_tables(tables: Sequence[Table], path: str) -> None:
-    """One PNG per dataset: a panel per selection method, grouped bars per test environment, SE bars."""
+    """One PNG per dataset: a panel per selection method that selected anything (an empty table's reason is in
+    the Markdown), grouped bars per test environment, SE bars."""
+    tables = [table for table in tables if any(cell.mean is not None for c in table.cells.values() for cell in c)]
+    if not tables:
+        return
     import matplotlib
 
     matplotlib.use("Agg")
