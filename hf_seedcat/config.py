@@ -10,7 +10,7 @@ from transformers import TrainingArguments
 
 from .grouping import GROUPERS
 
-ALGORITHMS = ("seedcat", "groupdro", "erm")
+ALGORITHMS = ("seedcat", "groupdro", "erm", "jtt")
 GROUP_BY = ("domain", "class", "domain_class")
 REGROUP_SOURCES = ("pass", "memory")
 
@@ -21,8 +21,12 @@ class SeedCatConfig(TrainingArguments):
 
     Parameters that choose the algorithm:
         algorithm: ``seedcat`` (the paper's Algorithm 1), ``groupdro`` (the same update over domains)
-            or ``erm`` (plain mean loss over domain-balanced batches).
+            or ``erm`` (plain mean loss over domain-balanced batches); ``jtt`` trains like ERM, on a training
+            set whose stage-1 error set is repeated (Just Train Twice's second stage: ``seedcat-train`` runs
+            both stages, ``hf_seedcat.jtt`` builds the set for a Trainer of your own).
         domain_column: the dataset column holding each sample's domain.
+        jtt_stage1_steps, jtt_upweight: JTT's T (the ERM steps whose model defines the error set; default a
+            fifth of ``max_steps``) and lambda (how many times each error-set row appears in stage 2).
 
     Parameters that define seed categories (``seedcat`` only):
         group_by: the unit split into seed categories: ``domain`` (the paper), ``class`` or
@@ -62,6 +66,20 @@ class SeedCatConfig(TrainingArguments):
     algorithm: str = field(
         default="seedcat",
         metadata={"help": "Training algorithm.", "choices": list(ALGORITHMS)},
+    )
+    jtt_stage1_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "JTT: T, the ERM steps of stage 1, whose final model's training errors are the error set; "
+            "default: max_steps // 5. Must be below max_steps."
+        },
+    )
+    jtt_upweight: int = field(
+        default=6,
+        metadata={
+            "help": "JTT: lambda, how many times each error-set row appears in stage 2's training set (JTT's "
+            "upsampling; 6 is its MultiNLI/CivilComments value, 50-100 its Waterbirds/CelebA values)."
+        },
     )
     domain_column: str = field(
         default="domain",
@@ -177,6 +195,16 @@ class SeedCatConfig(TrainingArguments):
             )
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}.")
+        if self.algorithm == "jtt":
+            if self.jtt_upweight < 1:
+                raise ValueError(f"jtt_upweight (lambda) must be a positive whole number, got {self.jtt_upweight}.")
+            if self.jtt_stage1_steps is not None and self.jtt_stage1_steps < 1:
+                raise ValueError(f"jtt_stage1_steps must be a positive number of steps, got {self.jtt_stage1_steps}.")
+            if self.max_steps > 0 and self.jtt_stage1_steps is not None and self.jtt_stage1_steps >= self.max_steps:
+                raise ValueError(
+                    f"jtt_stage1_steps ({self.jtt_stage1_steps}) must be below max_steps ({self.max_steps}): JTT's "
+                    "first stage is a short ERM run whose errors stage 2 up-weights. Lower --jtt_stage1_steps."
+                )
         if self.group_by not in GROUP_BY:
             raise ValueError(f"group_by must be one of {GROUP_BY}, got {self.group_by!r}.")
         if self.grouping not in GROUPERS:

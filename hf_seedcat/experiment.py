@@ -13,6 +13,7 @@ from transformers import TrainerCallback, TrainerState, set_seed
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import get_last_checkpoint
 
+from . import jtt
 from .analysis.composition import GroupCompositionCallback
 from .config import SeedCatConfig
 from .data_scripts import DATASETS, DomainDataset, check_attribute_columns, load_domain_dataset
@@ -191,20 +192,24 @@ def run_experiment(
     )
     if dg_args.dataset.startswith("hub:"):
         config.domain_column = "domain"  # the builder renamed --domain_column's column to DomainDataset's
-    set_seed(config.seed)  # the initial weights too must follow --seed, as in DomainBed
-    built = build_model_and_inputs(
-        data,
-        backbone=dg_args.backbone,
-        pretrained=dg_args.pretrained,
-        pretrained_file=dg_args.pretrained_file,
-        freeze_batchnorm=dg_args.freeze_batchnorm,
-        image_size=dg_args.image_size,
-        model_name_or_path=dg_args.model_name_or_path,
-        max_length=dg_args.max_length,
-    )
+    built = build_initial_model(dg_args, config, data)
     data, model = built.data, built.model
     train_dataset = data.training_dataset(dg_args.test_envs)
+    scoring_dataset = data.training_dataset(dg_args.test_envs, augment=False)
     configure_for_data(dg_args, config, data)
+    if config.algorithm == "jtt":  # stage 1 (or its saved error set), then a fresh model on the upsampled rows
+        error_rows = jtt.run_stage1(
+            config,
+            model,
+            train_dataset,
+            scoring_dataset,
+            SeedCatTrainer,
+            data_collator=built.data_collator,
+            processing_class=built.processing_class,
+        )
+        model = build_initial_model(dg_args, config, data).model
+        train_dataset = jtt.upsample(train_dataset, error_rows, config.jtt_upweight).dataset
+        scoring_dataset = jtt.upsample(scoring_dataset, error_rows, config.jtt_upweight).dataset
 
     eval_datasets = data.evaluation_datasets(evaluation_split_names(data, dg_args))
     push = config.push_to_hub
@@ -234,7 +239,7 @@ def run_experiment(
         model=model,
         args=config,
         train_dataset=train_dataset,
-        scoring_dataset=data.training_dataset(dg_args.test_envs, augment=False),
+        scoring_dataset=scoring_dataset,
         eval_dataset=eval_datasets,
         data_collator=built.data_collator,
         processing_class=built.processing_class,
@@ -287,6 +292,22 @@ def run_experiment(
     return summary
 
 
+def build_initial_model(dg_args: DomainGeneralizationArguments, config: SeedCatConfig, data: DomainDataset):
+    """The model (and its data transforms) at its initial weights, which follow ``--seed`` as in DomainBed:
+    built twice by JTT, the two builds are the same weights."""
+    set_seed(config.seed)
+    return build_model_and_inputs(
+        data,
+        backbone=dg_args.backbone,
+        pretrained=dg_args.pretrained,
+        pretrained_file=dg_args.pretrained_file,
+        freeze_batchnorm=dg_args.freeze_batchnorm,
+        image_size=dg_args.image_size,
+        model_name_or_path=dg_args.model_name_or_path,
+        max_length=dg_args.max_length,
+    )
+
+
 def dataset_options(dg_args: DomainGeneralizationArguments) -> dict[str, Any]:
     """The dataset-specific flags that were given, for the builders that take them."""
     options = {
@@ -324,6 +345,11 @@ def run_hparams(config: SeedCatConfig) -> dict[str, Any]:
         "regroup_once_at": config.regroup_once_at,
         "regroup_start": config.regroup_start,
         "group_column": config.group_column,
+        **(
+            {"jtt_stage1_steps": jtt.stage1_steps(config), "jtt_upweight": config.jtt_upweight}
+            if config.algorithm == "jtt"
+            else {}
+        ),
     }
 
 

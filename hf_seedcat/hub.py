@@ -79,7 +79,7 @@ def model_card(
         "group_by": args.group_by if seedcat else "domain",
         "groups_per_domain (K)": args.groups_per_domain if seedcat else 1,
         "regroup_steps (t0)": args.regroup_steps if seedcat else "-",
-        "dro_eta": args.dro_eta if args.algorithm != "erm" else "-",
+        "dro_eta": args.dro_eta if args.algorithm not in ("erm", "jtt") else "-",
         "learning_rate": args.learning_rate,
         "batch size per process": args.per_device_train_batch_size,
         "max_steps": args.max_steps,

@@ -107,7 +107,8 @@ class SeedCategories:
     @classmethod
     def from_config(cls, config: SeedCatConfig, device: torch.device | str | None = None) -> SeedCategories:
         """The one place that reads ``algorithm``. GroupDRO and ERM use one group per domain, sampled equally
-        like DomainBed's loaders; ERM does not weight them."""
+        like DomainBed's loaders; ERM does not weight them, nor does JTT, whose second stage is ERM on a
+        training set that repeats its error set (``hf_seedcat.jtt``)."""
         if config.algorithm == "seedcat":
             grouper = create_grouper(config.grouping, groups_per_unit=config.groups_per_domain)
             grouping, group_by = config.grouping, config.group_by
@@ -119,7 +120,7 @@ class SeedCategories:
             grouping=grouping,
             group_by=group_by,
             domain_column=config.domain_column,
-            weighted=config.algorithm != "erm",
+            weighted=config.algorithm not in ("erm", "jtt"),
             eta=config.dro_eta,
             schedule=RegroupSchedule(config.regroup_steps, config.regroup_start, config.regroup_once_at),
             keep_q_on_regroup=config.keep_q_on_regroup,
