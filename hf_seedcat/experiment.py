@@ -17,6 +17,7 @@ from . import jtt
 from .analysis.composition import GroupCompositionCallback
 from .config import SeedCatConfig
 from .data_scripts import DATASETS, DomainDataset, check_attribute_columns, load_domain_dataset
+from .dfr_stage import check_dfr_possible, run_dfr
 from .evaluation import (
     DONE_FILE,
     DomainAccuracy,
@@ -120,6 +121,13 @@ class DomainGeneralizationArguments:
         metadata={
             "help": "Label-free selection: the step whose model fixes the hard validation rows of the training "
             "domains (its hardest loss quantile and its errors); see hf_seedcat.evaluation.reference_validation."
+        },
+    )
+    dfr: bool = field(
+        default=False,
+        metadata={
+            "help": "After training, retrain the last layer with DFR on the group-balanced held-out split (needs "
+            "--attribute_columns; the attributes are read only there) and report it as <algorithm>+dfr."
         },
     )
     reference_quantiles: int = field(
@@ -235,6 +243,9 @@ def run_experiment(
         extra_metrics=[reference.metrics],
     )
     check_attribute_columns(train_dataset, eval_datasets, config.attribute_columns, config.group_column)
+    held_out = {name: eval_datasets[name] for name in reference_split_names(list(eval_datasets), dg_args.test_envs)}
+    if dg_args.dfr:  # before training, so a run that cannot finish does not start
+        check_dfr_possible(config.attribute_columns, sum(len(split) for split in held_out.values()))
     trainer = SeedCatTrainer(
         model=model,
         args=config,
@@ -266,13 +277,15 @@ def run_experiment(
     trainer.save_model()
     trainer.save_state()
 
-    records = read_results(config.output_dir)
+    records = [record for record in read_results(config.output_dir) if not record.get("dfr")]
     summary = {
         "environments": data.environments,
         "test_envs": dg_args.test_envs,
         "last": last_step(records),
         "training_domain_validation": training_domain_validation(records, dg_args.test_envs),
     }
+    if dg_args.dfr:
+        summary["dfr"] = run_dfr(trainer, held_out, eval_datasets, summary["last"], config.attribute_columns)
     card = {
         "dataset": dg_args.dataset_id,
         "environments": data.environments,
@@ -354,11 +367,15 @@ def run_hparams(config: SeedCatConfig) -> dict[str, Any]:
 
 
 def accuracy_table(summary: dict[str, Any]) -> str:
-    """A Markdown table of per-environment accuracy at the last step and the selected step."""
+    """A Markdown table of per-environment accuracy at the last step, the selected step and after DFR, and
+    with attribute columns the test environments' per-group accuracies beside it."""
     envs = summary["environments"]
     header = "| checkpoint | step | " + " | ".join(f"env{i} {name}" for i, name in enumerate(envs)) + " |"
     lines = [header, "|" + " --- |" * (len(envs) + 2)]
-    for label, key in (("last step", "last"), ("training-domain validation", "training_domain_validation")):
+    rows = [("last step", "last"), ("training-domain validation", "training_domain_validation")]
+    if "dfr" in summary:
+        rows.append(("last step, last layer retrained by DFR", "dfr"))
+    for label, key in rows:
         record = summary[key]
         cells = []
         for i in range(len(envs)):
@@ -366,4 +383,32 @@ def accuracy_table(summary: dict[str, Any]) -> str:
             mark = " (test)" if i in summary["test_envs"] else ""
             cells.append(f"{record[f'env{i}_{split}_acc']:.4f}{mark}")
         lines.append(f"| {label} | {record['step']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    groups = group_accuracy_table(summary, rows)
+    return "\n".join(lines) + (f"\n\n{groups}" if groups else "")
+
+
+def group_accuracy_table(summary: dict[str, Any], rows: Sequence[tuple[str, str]]) -> str:
+    """Per-group and worst-group accuracy on each test environment's in split (label x attributes), per
+    checkpoint of ``accuracy_table``; empty without attribute columns."""
+    tables = []
+    for env in summary["test_envs"]:
+        prefix = f"env{env}_in_acc_group_"
+        names = sorted({key[len(prefix) :] for _, key in rows for key in summary[key] if key.startswith(prefix)})
+        if not names:
+            continue
+        header = (
+            f"| test env{env} {summary['environments'][env]}: checkpoint | " + " | ".join(names) + " | worst group |"
+        )
+        lines = [header, "|" + " --- |" * (len(names) + 2)]
+        for label, key in rows:
+            record = summary[key]
+            cells = [_percent(record.get(prefix + name)) for name in names]
+            lines.append(
+                f"| {label} | " + " | ".join(cells) + f" | {_percent(record.get(f'env{env}_in_worst_group_acc'))} |"
+            )
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"

@@ -18,6 +18,7 @@ import hf_seedcat.modalities as modalities
 from hf_seedcat import SeedCatConfig, jtt
 from hf_seedcat.cli.train import parse_arguments
 from hf_seedcat.data_scripts import load_domain_dataset
+from hf_seedcat.dfr_stage import check_dfr_possible
 from hf_seedcat.experiment import run_experiment
 from hf_seedcat.indexed_dataset import INDEX_COLUMN
 
@@ -40,6 +41,13 @@ def test_error_set_rows_are_drawn_about_lambda_times_as_often_as_the_others(tmp_
         others = [drawn[row] for row in domain_rows if row not in error_rows]
         ratio = np.mean(errors) / np.mean(others)
         assert 3.0 < ratio < 5.3, ratio  # lambda = 4, from 150 steps of 8 rows per domain
+
+
+def test_dfr_that_could_not_run_is_refused_before_training():
+    with pytest.raises(ValueError, match="no --attribute_columns were given"):
+        check_dfr_possible(None, 100)
+    with pytest.raises(ValueError, match="this run has none"):
+        check_dfr_possible(["color_agrees"], 0)
 
 
 def test_jtt_settings_that_cannot_work_are_refused_with_the_fix(tmp_path):
@@ -65,13 +73,14 @@ def test_two_stages_on_colored_mnist_error_set_fresh_start_and_resume(tmp_path, 
     argv = ["--algorithm", "jtt", "--jtt_stage1_steps", "3", "--jtt_upweight", "5", "--max_digits", "1200"]
     argv += ["--max_steps", "6", "--checkpoint_freq", "3", "--save_steps", "3", "--save_total_limit", "2"]
     argv += ["--output_dir", str(out), "--disable_tqdm", "true", "--use_cpu", "--eval_splits", "selection"]
-    argv += ["--attribute_columns", "color_agrees"]
+    argv += ["--attribute_columns", "color_agrees", "--dfr"]
     run_experiment(*parse_arguments(argv))
 
     # The error set: independently, the saved stage-1 model's mistakes on the training rows.
     saved = json.loads((out / jtt.ERROR_SET_FILE).read_text())
     stage1_weights = load_file(str(out / jtt.STAGE1_DIR / "model.safetensors"))
     lines = [json.loads(line) for line in open(out / "results.jsonl")]
+    dfr_line = lines.pop()
     data = load_domain_dataset("ColoredMNIST", max_digits=1200, seed=lines[0]["args"]["seed"])
     train = data.training_dataset([2], augment=False)[:]
     model = modalities.create_image_classifier(data.input_shape, data.num_classes)
@@ -91,6 +100,19 @@ def test_two_stages_on_colored_mnist_error_set_fresh_start_and_resume(tmp_path, 
     assert lines[-1]["hparams"]["jtt_upweight"] == 5 and lines[-1]["args"]["algorithm"] == "jtt"
     assert "env0_out_worst_group_acc" in lines[-1]
 
+    # DFR after it: its own line (arm jtt+dfr) at the last step, trained and tuned on the training
+    # environments' out splits only, and the card's per-group table on the test environment.
+    assert dfr_line["dfr"] and dfr_line["args"]["algorithm"] == "jtt+dfr" and dfr_line["step"] == 6
+    assert 0.0 <= dfr_line["env2_in_worst_group_acc"] <= dfr_line["env2_in_acc"] <= 1.0
+    fitted = json.loads((out / "dfr" / "dfr.json").read_text())
+    assert fitted["held_out_splits"] == ["env0_out", "env1_out"]
+    held_out = len(data.out_splits[0]) + len(data.out_splits[1])
+    assert dfr_line["dfr_rows"] == {"env0_out": len(data.out_splits[0]), "env1_out": len(data.out_splits[1])}
+    assert sorted(fitted["rows"]["tune_half"] + fitted["rows"]["tune_score"]) == list(range(held_out))
+    card = (out / "README.md").read_text()
+    assert "| last step, last layer retrained by DFR | 6 |" in card and "worst group |" in card
+    assert "y=1,color_agrees=0" in card
+
     # Killed after stage 2's step-3 checkpoint: the rerun reads the error set, skips stage 1, resumes.
     stage1_time = os.path.getmtime(out / jtt.STAGE1_DIR / "model.safetensors")
     shutil.rmtree(out / "checkpoint-6")
@@ -99,6 +121,7 @@ def test_two_stages_on_colored_mnist_error_set_fresh_start_and_resume(tmp_path, 
     assert os.path.getmtime(out / jtt.STAGE1_DIR / "model.safetensors") == stage1_time
     assert json.loads((out / jtt.ERROR_SET_FILE).read_text()) == saved
     resumed = [json.loads(line) for line in open(out / "results.jsonl")]
-    assert [line["step"] for line in resumed] == [3, 6]
+    assert [line["step"] for line in resumed] == [3, 6, 6] and resumed[-1]["dfr"]  # one DFR line, not two
+    resumed.pop()
     assert resumed[-1]["env2_in_acc"] == lines[-1]["env2_in_acc"]
     assert resumed[-1]["env0_out_acc"] == lines[-1]["env0_out_acc"]
