@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import datasets
@@ -28,7 +28,8 @@ class DomainDataset:
 
     Every split has `labels` and `domain` (one ClassLabel of environment names) and the model's inputs:
     `pixel_values` ready in memory (MNIST), or raw columns (image paths, text) that `train_transform` and
-    `eval_transform` turn into inputs lazily, batch by batch, in the DataLoader's workers.
+    `eval_transform` turn into inputs lazily, batch by batch, in the DataLoader's workers. The columns named
+    in `attribute_columns` are ground truth kept beside the inputs (int64 ids), for evaluation groups only.
     """
 
     name: str
@@ -42,6 +43,7 @@ class DomainDataset:
     class_names: list[str] | None = None
     train_transform: Callable[[dict], dict] | None = None  # applied to the training dataset's batches
     eval_transform: Callable[[dict], dict] | None = None  # applied to every evaluation split's batches
+    attribute_columns: list[str] = field(default_factory=list)  # ground-truth columns every split holds
 
     def with_transforms(
         self, train_transform: Callable[[dict], dict], eval_transform: Callable[[dict], dict]
@@ -203,6 +205,7 @@ def domain_dataset_from_environments(
         in_splits=in_splits,
         out_splits=out_splits,
         checkpoint_freq=checkpoint_freq,
+        attribute_columns=list(attributes[0]) if attributes else [],
     )
 
 

@@ -3,19 +3,27 @@ domain: ``--dataset hub:OWNER/NAME --domain_column COL``.
 
 The rows of each domain become one environment, split in/out like DomainBed. An ``image`` column
 (or ``--image_column``) makes it an image dataset, decoded lazily like an image folder; otherwise
-``--text_column`` (default ``text``) makes it a text dataset.
+``--text_column`` (default ``text``) makes it a text dataset. Columns named in ``attribute_columns`` are kept
+beside the input as int64 ids (``columns.attribute_ids``); every other column is dropped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import datasets
 import numpy as np
 
+from .columns import (
+    IMAGE_COLUMN,
+    TEXT_COLUMN,
+    attribute_ids,
+    check_attribute_names,
+    require_attribute_columns,
+    value_ids,
+)
 from .domain_dataset import DomainDataset, domain_dataset_from_datasets
-from .image_folder import IMAGE_COLUMN
-from .text_folder import TEXT_COLUMN
 
 HUB_PREFIX = "hub:"
 
@@ -27,12 +35,14 @@ def hub_dataset(
     label_column: str | None = None,
     image_column: str | None = None,
     text_column: str | None = None,
+    attribute_columns: Sequence[str] | None = None,
     split: str = "train",
     trial_seed: int = 0,
     holdout_fraction: float = 0.2,
     **_: Any,
 ) -> DomainDataset:
     """Load ``split`` of ``dataset_id`` and make one environment per value of ``domain_column`` (sorted)."""
+    attributes = check_attribute_names(dataset_id, attribute_columns or ())
     table = datasets.load_dataset(dataset_id, split=split)
     label_column = label_column or ("labels" if "labels" in table.column_names else "label")
     image_column = image_column or (IMAGE_COLUMN if IMAGE_COLUMN in table.column_names else None)
@@ -44,8 +54,12 @@ def hub_dataset(
             f"{dataset_id}: no column {missing} (columns: {table.column_names}); set --domain_column, "
             "--label_column and --image_column or --text_column."
         )
-    domains, domain_ids = _class_ids(table, domain_column)
-    classes, label_ids = _class_ids(table, label_column)
+    require_attribute_columns(
+        dataset_id, table.column_names, attributes, "Name one of those (the dataset card lists them)"
+    )
+    domains, domain_ids = _class_ids(table, domain_column, dataset_id)
+    classes, label_ids = _class_ids(table, label_column, dataset_id)
+    encoded = {c: attribute_ids(table[c], table.features[c], column=c, source=dataset_id) for c in attributes}
     if len(domains) < 2:
         raise ValueError(
             f"{dataset_id}: column {domain_column!r} names {len(domains)} domain(s); at least two needed."
@@ -58,6 +72,8 @@ def hub_dataset(
     table = table.add_column("labels", label_ids.tolist()).add_column("domain", domain_ids.tolist())
     table = table.cast_column("labels", datasets.ClassLabel(names=classes))
     table = table.cast_column("domain", datasets.ClassLabel(names=domains))
+    for column, (names, ids) in encoded.items():
+        table = table.add_column(column, ids, feature=datasets.ClassLabel(names=names))
     envs = [table.select(np.flatnonzero(domain_ids == i)).flatten_indices() for i in range(len(domains))]
     return domain_dataset_from_datasets(
         dataset_id,
@@ -68,15 +84,10 @@ def hub_dataset(
         input_shape=(3, 224, 224) if image_column else (),
         modality="image" if image_column else "text",
         class_names=classes,
+        attribute_columns=attributes,
     )
 
 
-def _class_ids(table: datasets.Dataset, column: str) -> tuple[list[str], np.ndarray]:
+def _class_ids(table: datasets.Dataset, column: str, source: str) -> tuple[list[str], np.ndarray]:
     """Names and per-row ids of a column: a ClassLabel's own names, else its sorted distinct values."""
-    feature = table.features[column]
-    values = np.asarray(table[column])
-    if isinstance(feature, datasets.ClassLabel):
-        return list(feature.names), values.astype(np.int64)
-    distinct = sorted(set(values.tolist()))
-    index = {value: i for i, value in enumerate(distinct)}
-    return [str(v) for v in distinct], np.asarray([index[v] for v in values.tolist()], dtype=np.int64)
+    return value_ids(table[column], table.features[column], column=column, source=source)
