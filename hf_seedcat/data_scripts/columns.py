@@ -53,11 +53,18 @@ def value_ids(values: Sequence[Any], feature: Any = None, *, column: str, source
     """Names and per-row int64 ids of a column: a ``ClassLabel``'s own names and ids, else its distinct values
     in sorted order (so booleans become False = 0, True = 1, and ids do not depend on the order rows come in).
 
-    A missing value (None or NaN) fails, naming the first rows that lack one: a row without a class or an
-    attribute belongs to no group.
+    A missing value (None or NaN, or a ClassLabel id outside its names) fails, naming the first rows that lack
+    one: a row without a class or an attribute belongs to no group.
     """
     if isinstance(feature, datasets.ClassLabel):
         ids = np.asarray(values, dtype=np.int64)
+        outside = np.flatnonzero((ids < 0) | (ids >= feature.num_classes))
+        if len(outside):
+            raise ValueError(
+                f"{source}: column {column!r} has {len(outside)} row(s) with no class (ids outside "
+                f"0..{feature.num_classes - 1}, e.g. -1 for 'no label'; the first: {outside[:10].tolist()}); "
+                "drop those rows."
+            )
         return list(feature.names), ids
     values = list(values)
     empty = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and math.isnan(v))]

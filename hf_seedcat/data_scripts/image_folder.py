@@ -29,6 +29,7 @@ from timm.data import IMAGENET_DEFAULT_MEAN as IMAGENET_MEAN
 from timm.data import IMAGENET_DEFAULT_STD as IMAGENET_STD
 from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
+from .checksum import dataset_provenance, rows_checksum
 from .columns import IMAGE_COLUMN, attribute_ids, check_attribute_names, require_attribute_columns
 from .domain_dataset import DomainDataset, domain_dataset_from_datasets
 from .registry import register_dataset
@@ -127,6 +128,12 @@ def image_folder_dataset(
         checkpoint_freq=checkpoint_freq,
         class_names=classes,
         attribute_columns=attributes,
+        provenance=dataset_provenance(
+            name,
+            revision="local",
+            data_dir=root,
+            rows_checksum=rows_checksum({f"env{i}": env for i, env in enumerate(envs)}, root=root),
+        ),
     )
 
 

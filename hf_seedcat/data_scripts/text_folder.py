@@ -17,6 +17,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
+from .checksum import dataset_provenance, rows_checksum
 from .columns import TEXT_COLUMN, TEXT_PAIR_COLUMN, attribute_ids, check_attribute_names, require_attribute_columns
 from .domain_dataset import DomainDataset, domain_dataset_from_datasets, seed_hash
 from .registry import register_dataset
@@ -119,6 +120,12 @@ def text_folder(
         modality="text",
         class_names=class_names,
         attribute_columns=attributes,
+        provenance=dataset_provenance(
+            "TextFolder",
+            revision="local",
+            data_dir=data_dir,
+            rows_checksum=rows_checksum({f"env{i}": env for i, env in enumerate(envs)}),
+        ),
     )
 
 
