@@ -19,14 +19,19 @@ _EXPORTS = {
     "DomainDataset": ".domain_dataset",
     "KNOWN_ATTRIBUTE_COLUMNS": ".attributes",
     "MnistChecksumError": ".mnist",
+    "PROVENANCE_KEYS": ".checksum",
+    "SPLIT_NAMES": ".domain_dataset",
     "check_attribute_columns": ".attributes",
+    "dataset_provenance": ".checksum",
     "dataset_spec": ".factory",
     "domain_dataset_from_datasets": ".domain_dataset",
     "domain_dataset_from_environments": ".domain_dataset",
+    "domain_dataset_from_splits": ".hub_dataset",
     "environment_dataset": ".domain_dataset",
     "load_domain_dataset": ".factory",
     "load_mnist": ".mnist",
     "register_dataset": ".factory",
+    "rows_checksum": ".checksum",
     "seed_hash": ".domain_dataset",
     "split_in_out": ".domain_dataset",
     "split_keys": ".domain_dataset",
@@ -34,7 +39,9 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from .attributes import KNOWN_ATTRIBUTE_COLUMNS, check_attribute_columns
+    from .checksum import PROVENANCE_KEYS, dataset_provenance, rows_checksum
     from .domain_dataset import (
+        SPLIT_NAMES,
         DomainDataset,
         domain_dataset_from_datasets,
         domain_dataset_from_environments,
@@ -44,6 +51,7 @@ if TYPE_CHECKING:
         split_keys,
     )
     from .factory import DATASETS, DatasetSpec, dataset_spec, load_domain_dataset, register_dataset
+    from .hub_dataset import domain_dataset_from_splits
     from .mnist import MnistChecksumError, load_mnist
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
@@ -54,14 +62,19 @@ __all__ = [
     "DomainDataset",
     "KNOWN_ATTRIBUTE_COLUMNS",
     "MnistChecksumError",
+    "PROVENANCE_KEYS",
+    "SPLIT_NAMES",
     "check_attribute_columns",
+    "dataset_provenance",
     "dataset_spec",
     "domain_dataset_from_datasets",
     "domain_dataset_from_environments",
+    "domain_dataset_from_splits",
     "environment_dataset",
     "load_domain_dataset",
     "load_mnist",
     "register_dataset",
+    "rows_checksum",
     "seed_hash",
     "split_in_out",
     "split_keys",

@@ -13,9 +13,11 @@ seed category holds, and ``--attribute_columns`` report per-group accuracy.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 
+from .columns import require_attribute_columns
 from .domain_dataset import DomainDataset, domain_dataset_from_environments
 from .mnist import mnist_environments
 from .registry import register_dataset
@@ -75,11 +77,19 @@ def colored_mnist(
     holdout_fraction: float = 0.2,
     max_digits: int | None = None,
     digits: tuple[torch.Tensor, torch.Tensor] | None = None,
+    attribute_columns: Sequence[str] | None = None,
 ) -> DomainDataset:
     """ColoredMNIST with DomainBed's data for `seed` and in/out split for `trial_seed`.
 
-    `digits` reuses an already loaded `load_mnist()` result instead of loading again.
+    `digits` reuses an already loaded `load_mnist()` result instead of loading again. Every attribute column is
+    kept whatever `attribute_columns` names; a name that is not one of them fails here, before the digits load.
     """
+    require_attribute_columns(
+        "ColoredMNIST",
+        ["pixel_values", "labels", "domain", *ATTRIBUTE_COLUMNS],
+        attribute_columns or [],
+        "Name one of those: ColoredMNIST keeps no other attributes",
+    )
     generator = torch.Generator().manual_seed(seed)
     n_envs = len(ENVIRONMENTS)
     envs = mnist_environments(n_envs, generator, digits=digits, data_dir=data_dir, max_digits=max_digits)

@@ -2,6 +2,8 @@
 
 Environments are `datasets.Dataset`s with a `domain` column, so the Trainer, the groupers and the
 evaluation read one format, and DomainBed's numbers stay comparable because the split is DomainBed's own.
+A dataset published as train / validation / test splits (Waterbirds, CelebA, CivilComments, MultiNLI) is the
+same container with one environment and a held-out test split (`DomainDataset.split_based`).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import datasets
@@ -19,7 +21,11 @@ import torch
 import xxhash
 from datasets.table import InMemoryTable
 
+from .checksum import PROVENANCE_KEYS, dataset_provenance, rows_checksum
+
 SPLITS = ("in", "out")
+#: The evaluation names of a split-based dataset's splits: train on the first, select on the second, report the third.
+SPLIT_NAMES = ("train", "validation", "test")
 
 
 @dataclass
@@ -28,7 +34,16 @@ class DomainDataset:
 
     Every split has `labels` and `domain` (one ClassLabel of environment names) and the model's inputs:
     `pixel_values` ready in memory (MNIST), or raw columns (image paths, text) that `train_transform` and
-    `eval_transform` turn into inputs lazily, batch by batch, in the DataLoader's workers.
+    `eval_transform` turn into inputs lazily, batch by batch, in the DataLoader's workers. The columns named
+    in `attribute_columns` are ground truth kept beside the inputs (int64 ids), for evaluation groups only.
+
+    A split-based dataset (`test_split` set) was published as train / validation / test splits: its
+    environments' in-splits are the train split (one environment, "all", unless a builder says otherwise),
+    their out-splits the validation split, and `test_split` the test split, which never trains nor selects.
+    Its evaluation splits are named "train", "validation" and "test" instead of DomainBed's "env0_in", ....
+
+    `provenance` says where the rows came from (`checksum.PROVENANCE_KEYS`: "dataset_id", "revision",
+    "data_dir", "rows_checksum"); a builder that says nothing gets its name and a checksum over its splits.
     """
 
     name: str
@@ -42,6 +57,14 @@ class DomainDataset:
     class_names: list[str] | None = None
     train_transform: Callable[[dict], dict] | None = None  # applied to the training dataset's batches
     eval_transform: Callable[[dict], dict] | None = None  # applied to every evaluation split's batches
+    attribute_columns: list[str] = field(default_factory=list)  # ground-truth columns every split holds
+    test_split: datasets.Dataset | None = None  # a split-based dataset's test split (see the class docstring)
+    provenance: dict[str, Any] = field(default_factory=dict)  # checksum.dataset_provenance's keys
+
+    @property
+    def split_based(self) -> bool:
+        """Published as train / validation / test splits: evaluate on "validation" and "test" by name."""
+        return self.test_split is not None
 
     def with_transforms(
         self, train_transform: Callable[[dict], dict], eval_transform: Callable[[dict], dict]
@@ -57,14 +80,37 @@ class DomainDataset:
                 f"{self.name}: {n} environments but {len(self.in_splits)} in-splits "
                 f"and {len(self.out_splits)} out-splits"
             )
+        missing = [key for key in PROVENANCE_KEYS if key not in self.provenance]
+        if missing:  # a builder that said nothing: its name, and the rows as it built them
+            defaults = dataset_provenance(self.name)
+            if "rows_checksum" in missing:
+                defaults["rows_checksum"] = rows_checksum(self._environment_splits(with_test=True))
+            self.provenance = {**defaults, **self.provenance}
+
+    def _environment_splits(self, with_test: bool = False) -> dict[str, datasets.Dataset]:
+        """`{"env0_in": ..., "env0_out": ..., ...}` (and `"test"`), without transforms."""
+        named = {
+            f"env{i}_{kind}": split
+            for i, pair in enumerate(zip(self.in_splits, self.out_splits, strict=True))
+            for kind, split in zip(SPLITS, pair, strict=True)
+        }
+        if with_test and self.test_split is not None:
+            named["test"] = self.test_split
+        return named
 
     def training_dataset(self, test_envs: Sequence[int], augment: bool = True) -> datasets.Dataset:
-        """The in-splits of every environment not in `test_envs`, concatenated (DomainBed's training data).
+        """The in-splits of every environment not in `test_envs`, concatenated (DomainBed's training data);
+        for a split-based dataset, `test_envs` must be empty and this is its train split.
 
         `augment=False` gives the same rows through `eval_transform`: what a regroup pass should score.
         """
         n = len(self.environments)
         test_envs = list(test_envs)
+        if self.split_based and test_envs:
+            raise ValueError(
+                f"{self.name} comes as train / validation / test splits: its test split is held out already, so "
+                f"no environment can be; pass test_envs=[] (--test_envs with no value), not {test_envs}."
+            )
         bad = [e for e in test_envs if not isinstance(e, int | np.integer) or not 0 <= e < n]
         if bad:
             raise ValueError(
@@ -77,19 +123,26 @@ class DomainDataset:
         if not train_envs:
             raise ValueError(f"{self.name}: test_envs {test_envs} leave no environment to train on")
         parts = [self.in_splits[i] for i in train_envs]
-        train = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+        train = _concatenate(parts)
         transform = self.train_transform if augment else self.eval_transform
         if transform is not None:
             return train.with_transform(transform)
         return train.with_format(**_format_kwargs(parts[0]))
 
     def evaluation_datasets(self, splits: Sequence[str] | None = None) -> dict[str, datasets.Dataset]:
-        """`{"env0_in": ..., "env0_out": ..., ...}` in environment order; `splits` keeps only those names."""
-        all_splits = {
-            f"env{i}_{kind}": split
-            for i, pair in enumerate(zip(self.in_splits, self.out_splits, strict=True))
-            for kind, split in zip(SPLITS, pair, strict=True)
-        }
+        """`{"env0_in": ..., "env0_out": ..., ...}` in environment order; `splits` keeps only those names.
+
+        A split-based dataset's are `{"train": ..., "validation": ..., "test": ...}` (each environment's
+        in-splits, out-splits, and the test split).
+        """
+        if self.split_based:
+            all_splits = {
+                "train": _concatenate(self.in_splits),
+                "validation": _concatenate(self.out_splits),
+                "test": self.test_split,
+            }
+        else:
+            all_splits = self._environment_splits()
         if self.eval_transform is not None:
             all_splits = {name: split.with_transform(self.eval_transform) for name, split in all_splits.items()}
         if splits is None:
@@ -98,6 +151,10 @@ class DomainDataset:
         if unknown:
             raise ValueError(f"{self.name}: unknown evaluation splits {unknown}; known: {list(all_splits)}")
         return {name: split for name, split in all_splits.items() if name in splits}
+
+
+def _concatenate(parts: Sequence[datasets.Dataset]) -> datasets.Dataset:
+    return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(list(parts))
 
 
 def seed_hash(*args: Any) -> int:
@@ -186,7 +243,10 @@ def domain_dataset_from_environments(
     Gives the rows `split_in_out(env_ds, holdout_fraction, seed_hash(trial_seed, env_i))` gives, but splits
     the tensors before building the Datasets, which is ~5x faster than gathering Arrow rows. `attributes`
     (one dict of per-sample tensors per environment) become extra columns, split with the same keys.
+    The provenance's `rows_checksum` covers the tensors as given, before the split, so it does not change
+    with `trial_seed`.
     """
+    provenance = dataset_provenance(name, rows_checksum=tensors_checksum(environments, env_tensors, attributes))
     in_splits, out_splits = [], []
     for env_i, (x, y) in enumerate(env_tensors):
         in_keys, out_keys = split_keys(len(x), holdout_fraction, seed_hash(trial_seed, env_i))
@@ -203,7 +263,25 @@ def domain_dataset_from_environments(
         in_splits=in_splits,
         out_splits=out_splits,
         checkpoint_freq=checkpoint_freq,
+        attribute_columns=list(attributes[0]) if attributes else [],
+        provenance=provenance,
     )
+
+
+def tensors_checksum(
+    environments: Sequence[str],
+    env_tensors: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    attributes: Sequence[dict[str, torch.Tensor]] | None = None,
+) -> str:
+    """A sha256 over per-environment tensors (name, shape, dtype, bytes), environment by environment."""
+    digest = hashlib.sha256()
+    for env_i, (name, (x, y)) in enumerate(zip(environments, env_tensors, strict=True)):
+        named = {"pixel_values": x, "labels": y, **(attributes[env_i] if attributes else {})}
+        for column in sorted(named):
+            array = np.ascontiguousarray(named[column].detach().cpu().numpy())
+            digest.update(f"{name}/{column}/{array.dtype.str}/{array.shape}:".encode())
+            digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def domain_dataset_from_datasets(
@@ -216,8 +294,12 @@ def domain_dataset_from_datasets(
 ) -> DomainDataset:
     """Split each environment's `datasets.Dataset` in/out like DomainBed (`seed_hash(trial_seed, env_i)`).
 
-    The environments' names are the `domain` ClassLabel's; `fields` fill the rest of `DomainDataset`.
+    The environments' names are the `domain` ClassLabel's; `fields` fill the rest of `DomainDataset`. Without
+    a `provenance` field, its checksum covers the environments as given, before the split.
     """
+    if "provenance" not in fields:
+        envs = {f"env{i}": env for i, env in enumerate(env_datasets)}
+        fields["provenance"] = dataset_provenance(name, rows_checksum=rows_checksum(envs))
     pairs = [
         split_in_out(env, holdout_fraction, seed_hash(trial_seed, env_i)) for env_i, env in enumerate(env_datasets)
     ]

@@ -7,6 +7,7 @@ This module imports every built-in builder so that they register; no module of `
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from . import colored_mnist, image_folder, rotated_mnist, text_folder  # noqa: F401  (the builders register)
@@ -38,16 +39,21 @@ def load_domain_dataset(
     seed: int = 0,
     holdout_fraction: float = 0.2,
     max_digits: int | None = None,
+    attribute_columns: Sequence[str] | None = None,
     **kwargs: Any,
 ) -> DomainDataset:
     """Build the dataset ``name``; extra keyword arguments go to its builder unchanged.
 
-    ``max_digits`` is passed only when set, so builders that have no such notion (image folders) need not
-    accept it. The result is checked against the dataset's spec.
+    ``attribute_columns``: ground-truth columns to keep beside the inputs in every split (int64 ids, a
+    ``ClassLabel`` naming the values), for evaluation groups; the loader fails naming a column the data lacks.
+    It and ``max_digits`` are passed only when set, so builders that have no such notion need not accept them.
+    The result is checked against the dataset's spec.
     """
     spec = dataset_spec(name)
     if max_digits is not None:
         kwargs["max_digits"] = max_digits
+    if attribute_columns:
+        kwargs["attribute_columns"] = list(attribute_columns)
     data = spec.builder(
         data_dir=data_dir, trial_seed=trial_seed, seed=seed, holdout_fraction=holdout_fraction, **kwargs
     )

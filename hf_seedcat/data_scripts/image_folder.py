@@ -5,27 +5,38 @@ TerraIncognita, DomainNet) also check that DomainBed's domains are all there. Do
 the sorted folder names and the files are listed in torchvision's ``ImageFolder`` order, so the in/out
 splits are DomainBed's. The splits hold image paths; ``image_transform`` decodes and augments each batch
 as the DataLoader's workers read it.
+
+Attributes (``attribute_columns``) come from a metadata file at the root, beside the domain folders, in the
+layout of Hugging Face's ``imagefolder``: ``ROOT/metadata.csv`` (or ``metadata.jsonl``, one JSON object a
+line) with a ``file_name`` column, each image's path relative to ROOT with ``/`` separators
+(``photo/dog/0001.jpg``), and one column per attribute. Every image needs a row; rows for other files are
+ignored. The file is read only when attributes are named.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import datasets
+import numpy as np
+import pandas as pd
 import timm.data
 from PIL import Image
 from timm.data import IMAGENET_DEFAULT_MEAN as IMAGENET_MEAN
 from timm.data import IMAGENET_DEFAULT_STD as IMAGENET_STD
 from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
+from .checksum import dataset_provenance, rows_checksum
+from .columns import IMAGE_COLUMN, attribute_ids, check_attribute_names, require_attribute_columns
 from .domain_dataset import DomainDataset, domain_dataset_from_datasets
 from .registry import register_dataset
 
-IMAGE_COLUMN = "image"
 IMAGE_FOLDER_CHECKPOINT_FREQ = 300  # DomainBed's CHECKPOINT_FREQ for its image datasets (DomainNet's is 1000)
+METADATA_FILES = ("metadata.csv", "metadata.jsonl")  # Hugging Face imagefolder's names, in the order looked for
+FILE_NAME_COLUMN = "file_name"
 
 # DomainBed's datasets: the folder its download script creates under --data_dir, the domains it
 # expects (in its order, which is the sorted order), and its CHECKPOINT_FREQ.
@@ -58,8 +69,11 @@ def image_folder_dataset(
     holdout_fraction: float = 0.2,
     checkpoint_freq: int = IMAGE_FOLDER_CHECKPOINT_FREQ,
     expected_domains: list[str] | None = None,
+    attribute_columns: Sequence[str] | None = None,
 ) -> DomainDataset:
-    """Every sub-folder of ``root`` is a domain and its sub-folders are classes (their union, sorted)."""
+    """Every sub-folder of ``root`` is a domain and its sub-folders are classes (their union, sorted);
+    ``attribute_columns`` are read from ``root/metadata.csv`` (see the module's docstring)."""
+    attributes = check_attribute_names(name, attribute_columns or ())
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{name}: {root} is not a folder; pass --data_dir with <domain>/<class>/<image>.")
@@ -78,22 +92,30 @@ def image_folder_dataset(
     if not classes:
         raise ValueError(f"{name}: the domain folders in {root} have no class folders (<domain>/<class>/<image>).")
     class_to_idx = {c: i for i, c in enumerate(classes)}
+    per_domain = []
+    for domain in domains:
+        samples = make_dataset(str(root / domain), class_to_idx, extensions=IMG_EXTENSIONS, allow_empty=True)
+        if not samples:
+            raise ValueError(f"{name}: the domain folder {root / domain} holds no images.")
+        per_domain.append(samples)
+    encoded = _encode_attributes(root, name, attributes, [path for samples in per_domain for path, _ in samples])
+    ends = np.cumsum([len(samples) for samples in per_domain])[:-1]
+    encoded = {column: (feature, np.split(ids, ends)) for column, (feature, ids) in encoded.items()}
     features = datasets.Features(
         {
             IMAGE_COLUMN: datasets.Image(decode=False),
             "labels": datasets.ClassLabel(names=classes),
             "domain": datasets.ClassLabel(names=domains),
+            **{column: feature for column, (feature, _) in encoded.items()},
         }
     )
     envs = []
-    for env_i, domain in enumerate(domains):
-        samples = make_dataset(str(root / domain), class_to_idx, extensions=IMG_EXTENSIONS, allow_empty=True)
-        if not samples:
-            raise ValueError(f"{name}: the domain folder {root / domain} holds no images.")
+    for env_i, samples in enumerate(per_domain):
         data = {
             IMAGE_COLUMN: [{"path": path, "bytes": None} for path, _ in samples],
             "labels": [label for _, label in samples],
             "domain": [env_i] * len(samples),
+            **{column: ids[env_i] for column, (_, ids) in encoded.items()},
         }
         envs.append(datasets.Dataset.from_dict(data, features=features))
     return domain_dataset_from_datasets(
@@ -105,21 +127,87 @@ def image_folder_dataset(
         input_shape=(3, 224, 224),
         checkpoint_freq=checkpoint_freq,
         class_names=classes,
+        attribute_columns=attributes,
+        provenance=dataset_provenance(
+            name,
+            revision="local",
+            data_dir=root,
+            rows_checksum=rows_checksum({f"env{i}": env for i, env in enumerate(envs)}, root=root),
+        ),
     )
+
+
+def read_image_metadata(root: Path, name: str, columns: Sequence[str]) -> pd.DataFrame:
+    """``root``'s metadata file, indexed by ``file_name`` (a path relative to ``root``), with ``columns``."""
+    path = next((root / f for f in METADATA_FILES if (root / f).is_file()), None)
+    if path is None:
+        raise FileNotFoundError(
+            f"{name}: --attribute_columns {list(columns)} are read from {root / METADATA_FILES[0]}, which does "
+            f"not exist. Write it (or {METADATA_FILES[1]}) with a {FILE_NAME_COLUMN!r} column, each image's path "
+            f"relative to {root} (e.g. <domain>/<class>/<image>), and one column per attribute."
+        )
+    if path.suffix == ".csv":
+        frame = pd.read_csv(path, encoding="utf-8", dtype={FILE_NAME_COLUMN: str})
+    else:
+        frame = pd.read_json(path, lines=True, dtype={FILE_NAME_COLUMN: str})
+    require_attribute_columns(
+        f"{name}: {path}",
+        frame.columns,
+        [FILE_NAME_COLUMN, *columns],
+        f"Name one of those, or add the column to {path.name}",
+    )
+    repeated = frame[FILE_NAME_COLUMN][frame[FILE_NAME_COLUMN].duplicated()].tolist()
+    if repeated:
+        raise ValueError(f"{name}: {path} lists {len(repeated)} file(s) twice or more, e.g. {repeated[:5]}.")
+    return frame.set_index(FILE_NAME_COLUMN)
+
+
+def _encode_attributes(
+    root: Path, name: str, columns: Sequence[str], paths: Sequence[str]
+) -> dict[str, tuple[datasets.ClassLabel, np.ndarray]]:
+    """``{column: (ClassLabel, ids of every path in order)}`` from the metadata file; empty without columns."""
+    if not columns:
+        return {}
+    metadata = read_image_metadata(root, name, columns)
+    keys = [Path(p).relative_to(root).as_posix() for p in paths]
+    missing = [k for k in keys if k not in metadata.index]
+    if missing:
+        raise ValueError(
+            f"{name}: {len(missing)} image(s) have no row in {root}'s metadata file, e.g. {missing[:5]}; "
+            f"its {FILE_NAME_COLUMN!r} must name every image by its path relative to {root}."
+        )
+    rows = metadata.loc[keys]
+    encoded = {}
+    for column in columns:
+        names, ids = attribute_ids(rows[column].tolist(), column=column, source=f"{name}: {root}")
+        encoded[column] = (datasets.ClassLabel(names=names), ids)
+    return encoded
 
 
 @register_dataset("ImageFolder", checkpoint_freq=IMAGE_FOLDER_CHECKPOINT_FREQ)
 def image_folder(
-    data_dir: str | None = None, trial_seed: int = 0, seed: int = 0, holdout_fraction: float = 0.2, **_: Any
+    data_dir: str | None = None,
+    trial_seed: int = 0,
+    seed: int = 0,
+    holdout_fraction: float = 0.2,
+    attribute_columns: Sequence[str] | None = None,
+    **_: Any,
 ) -> DomainDataset:
     if data_dir is None:
         raise ValueError("ImageFolder needs --data_dir: a folder laid out as <domain>/<class>/<image>.")
-    return image_folder_dataset(data_dir, trial_seed=trial_seed, holdout_fraction=holdout_fraction)
+    return image_folder_dataset(
+        data_dir, trial_seed=trial_seed, holdout_fraction=holdout_fraction, attribute_columns=attribute_columns
+    )
 
 
 def _register_preset(name: str, preset: dict[str, Any]) -> None:
     def build(
-        data_dir: str | None = None, trial_seed: int = 0, seed: int = 0, holdout_fraction: float = 0.2, **_: Any
+        data_dir: str | None = None,
+        trial_seed: int = 0,
+        seed: int = 0,
+        holdout_fraction: float = 0.2,
+        attribute_columns: Sequence[str] | None = None,
+        **_: Any,
     ) -> DomainDataset:
         if data_dir is None:
             raise ValueError(f"{name} needs --data_dir: DomainBed's data folder or {name}'s own folder.")
@@ -133,6 +221,7 @@ def _register_preset(name: str, preset: dict[str, Any]) -> None:
             holdout_fraction=holdout_fraction,
             checkpoint_freq=preset["checkpoint_freq"],
             expected_domains=preset["domains"],
+            attribute_columns=attribute_columns,
         )
 
     build.__doc__ = f"DomainBed's {name}: domains {preset['domains']} under DATA_DIR or DATA_DIR/{preset['folder']}."

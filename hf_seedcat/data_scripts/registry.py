@@ -87,7 +87,9 @@ def register_dataset(
     """Decorator: make a builder reachable as ``load_domain_dataset(name, ...)``, with what it declares.
 
     The builder is called with ``data_dir``, ``trial_seed``, ``seed``, ``holdout_fraction`` (and
-    ``max_digits`` when set) plus the caller's extra keyword arguments, and returns a ``DomainDataset``.
+    ``max_digits`` and ``attribute_columns`` when set) plus the caller's extra keyword arguments, and returns a
+    ``DomainDataset``. A builder given ``attribute_columns`` keeps those columns in every split, or fails
+    naming the ones its data lacks.
     """
     spec_fields = {
         "modality": modality,
