@@ -197,9 +197,12 @@ def run_experiment(
         max_digits=dg_args.max_digits,
         **dataset_options(dg_args),
         **({"domain_column": config.domain_column} if dg_args.dataset.startswith("hub:") else {}),
+        **kept_columns(config),
     )
     if dg_args.dataset.startswith("hub:"):
         config.domain_column = "domain"  # the builder renamed --domain_column's column to DomainDataset's
+    if data.split_based:  # its test split is held out already: no environment is
+        dg_args.test_envs = []
     built = build_initial_model(dg_args, config, data)
     data, model = built.data, built.model
     train_dataset = data.training_dataset(dg_args.test_envs)
@@ -222,8 +225,10 @@ def run_experiment(
     eval_datasets = data.evaluation_datasets(evaluation_split_names(data, dg_args))
     push = config.push_to_hub
     config.push_to_hub = False  # contact the Hub only once the run is saved locally, so offline runs complete
+    held_out_names = held_out_split_names(data, list(eval_datasets), dg_args.test_envs)
+    held_out = {name: eval_datasets[name] for name in held_out_names}
     reference = ReferenceValidation(
-        {name: eval_datasets[name] for name in reference_split_names(list(eval_datasets), dg_args.test_envs)},
+        held_out,
         config.output_dir,
         reference_step=dg_args.reference_step,
         quantiles=dg_args.reference_quantiles,
@@ -237,13 +242,14 @@ def run_experiment(
             "algorithm": config.algorithm,
             "seed": config.seed,
             "environments": data.environments,
+            "split_based": data.split_based,
+            "provenance": data.provenance,
         },
         hparams=run_hparams(config),
         is_main_process=config.process_index == 0,
         extra_metrics=[reference.metrics],
     )
     check_attribute_columns(train_dataset, eval_datasets, config.attribute_columns, config.group_column)
-    held_out = {name: eval_datasets[name] for name in reference_split_names(list(eval_datasets), dg_args.test_envs)}
     if dg_args.dfr:  # before training, so a run that cannot finish does not start
         check_dfr_possible(config.attribute_columns, sum(len(split) for split in held_out.values()))
     trainer = SeedCatTrainer(
@@ -283,6 +289,7 @@ def run_experiment(
         "test_envs": dg_args.test_envs,
         "last": last_step(records),
         "training_domain_validation": training_domain_validation(records, dg_args.test_envs),
+        "split_based": data.split_based,
     }
     if dg_args.dfr:
         summary["dfr"] = run_dfr(trainer, held_out, eval_datasets, summary["last"], config.attribute_columns)
@@ -332,7 +339,26 @@ def dataset_options(dg_args: DomainGeneralizationArguments) -> dict[str, Any]:
     return {key: value for key, value in options.items() if value is not None}
 
 
+def kept_columns(config: SeedCatConfig) -> dict[str, list[str]]:
+    """The ground-truth columns the loader must keep beside the inputs: the attribute columns and the group
+    column (``--group_column``'s upper bound reads it)."""
+    columns = list(dict.fromkeys([*(config.attribute_columns or []), *filter(None, [config.group_column])]))
+    return {"attribute_columns": columns} if columns else {}
+
+
+def held_out_split_names(data: DomainDataset, split_names: Sequence[str], test_envs: Sequence[int]) -> list[str]:
+    """The held-out rows that selection, the label-free rule and DFR may read: the validation split of a
+    split-based dataset, else the training environments' out splits (never a test split)."""
+    if data.split_based:
+        return ["validation"]
+    return reference_split_names(split_names, test_envs)
+
+
 def evaluation_split_names(data: DomainDataset, dg_args: DomainGeneralizationArguments) -> list[str]:
+    """DomainBed's ``env{i}_in``/``env{i}_out`` (``--eval_splits selection``: only what selection reads); a
+    split-based dataset's ``validation`` and ``test`` (and ``train`` with ``all``)."""
+    if data.split_based:
+        return (["train"] if dg_args.eval_splits == "all" else []) + ["validation", "test"]
     names = []
     for env in range(len(data.environments)):
         if dg_args.eval_splits == "all" or env in dg_args.test_envs:
@@ -367,45 +393,52 @@ def run_hparams(config: SeedCatConfig) -> dict[str, Any]:
 
 
 def accuracy_table(summary: dict[str, Any]) -> str:
-    """A Markdown table of per-environment accuracy at the last step, the selected step and after DFR, and
-    with attribute columns the test environments' per-group accuracies beside it."""
-    envs = summary["environments"]
-    header = "| checkpoint | step | " + " | ".join(f"env{i} {name}" for i, name in enumerate(envs)) + " |"
-    lines = [header, "|" + " --- |" * (len(envs) + 2)]
+    """A Markdown table of accuracy at the last step, the selected step and after DFR: per environment, or on
+    a split-based dataset's validation and test splits; with attribute columns the test split's per-group
+    accuracies beside it."""
     rows = [("last step", "last"), ("training-domain validation", "training_domain_validation")]
     if "dfr" in summary:
         rows.append(("last step, last layer retrained by DFR", "dfr"))
+    if summary.get("split_based"):
+        columns = [(name, name, f" ({name})") for name in ("validation", "test")]
+    else:
+        envs = summary["environments"]
+        columns = []
+        for i, name in enumerate(envs):
+            split = "in" if f"env{i}_in_acc" in summary["last"] else "out"
+            columns.append((f"env{i} {name}", f"env{i}_{split}", " (test)" if i in summary["test_envs"] else ""))
+    header = "| checkpoint | step | " + " | ".join(title for title, _, _ in columns) + " |"
+    lines = [header, "|" + " --- |" * (len(columns) + 2)]
     for label, key in rows:
         record = summary[key]
-        cells = []
-        for i in range(len(envs)):
-            split = "in" if f"env{i}_in_acc" in record else "out"
-            mark = " (test)" if i in summary["test_envs"] else ""
-            cells.append(f"{record[f'env{i}_{split}_acc']:.4f}{mark}")
+        cells = [
+            f"{record[f'{split}_acc']:.4f}{mark}" if split != "test" else f"{record['test_acc']:.4f}"
+            for _, split, mark in columns
+        ]
         lines.append(f"| {label} | {record['step']} | " + " | ".join(cells) + " |")
-    groups = group_accuracy_table(summary, rows)
+    test_splits = ["test"] if summary.get("split_based") else [f"env{env}_in" for env in summary["test_envs"]]
+    groups = group_accuracy_table(summary, rows, test_splits)
     return "\n".join(lines) + (f"\n\n{groups}" if groups else "")
 
 
-def group_accuracy_table(summary: dict[str, Any], rows: Sequence[tuple[str, str]]) -> str:
-    """Per-group and worst-group accuracy on each test environment's in split (label x attributes), per
-    checkpoint of ``accuracy_table``; empty without attribute columns."""
+def group_accuracy_table(summary: dict[str, Any], rows: Sequence[tuple[str, str]], test_splits: Sequence[str]) -> str:
+    """Per-group and worst-group accuracy on each test split (label x attributes), per checkpoint of
+    ``accuracy_table``; empty without attribute columns."""
     tables = []
-    for env in summary["test_envs"]:
-        prefix = f"env{env}_in_acc_group_"
+    for split in test_splits:
+        prefix = f"{split}_acc_group_"
         names = sorted({key[len(prefix) :] for _, key in rows for key in summary[key] if key.startswith(prefix)})
         if not names:
             continue
-        header = (
-            f"| test env{env} {summary['environments'][env]}: checkpoint | " + " | ".join(names) + " | worst group |"
-        )
-        lines = [header, "|" + " --- |" * (len(names) + 2)]
+        lines = [
+            f"| {split}: checkpoint | " + " | ".join(names) + " | worst group |",
+            "|" + " --- |" * (len(names) + 2),
+        ]
         for label, key in rows:
             record = summary[key]
             cells = [_percent(record.get(prefix + name)) for name in names]
-            lines.append(
-                f"| {label} | " + " | ".join(cells) + f" | {_percent(record.get(f'env{env}_in_worst_group_acc'))} |"
-            )
+            cells.append(_percent(record.get(f"{split}_worst_group_acc")))
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
         tables.append("\n".join(lines))
     return "\n\n".join(tables)
 
