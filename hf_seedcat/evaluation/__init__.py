@@ -34,6 +34,7 @@ _EXPORTS = {
     "build_tables": ".tables",
     "check_rules": ".selection_check",
     "environments_of": ".model_selection",
+    "expected_group_names": ".metrics",
     "group_runs": ".model_selection",
     "last_step": ".model_selection",
     "load_group_accuracy": ".metrics",
@@ -52,7 +53,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from .metrics import GROUP_ACCURACY, DomainAccuracy, load_group_accuracy
+    from .metrics import GROUP_ACCURACY, DomainAccuracy, expected_group_names, load_group_accuracy
     from .model_selection import (
         REFERENCE_KEYS,
         SELECTION_METHODS,
@@ -66,15 +67,8 @@ if TYPE_CHECKING:
         training_domain_validation,
     )
     from .reference_validation import ReferenceValidation, reference_split_names
-    from .results import RESULTS_FILE
-    from .selection_check import (
-        RULE_NAMES,
-        ResultsJsonlCallback,
-        RuleCheck,
-        check_rules,
-        read_results,
-        rule_check_markdown,
-    )
+    from .results import RESULTS_FILE, ResultsJsonlCallback, read_results
+    from .selection_check import RULE_NAMES, RuleCheck, check_rules, rule_check_markdown
     from .swing import SWING_WINDOW_AFTER_STEP, RunWindow, SwingTable, build_swing_tables, run_window, swing_as_csv
     from .tables import (
         DONE_FILE,
@@ -113,6 +107,7 @@ __all__ = [
     "build_tables",
     "check_rules",
     "environments_of",
+    "expected_group_names",
     "group_runs",
     "last_step",
     "load_group_accuracy",
