@@ -1,23 +1,32 @@
-"""Worst-class accuracy and empty groups, on hand-made predictions with known answers."""
+"""Selection by groups (SubpopBench's two rules), split-based runs, worst-class accuracy and empty groups, on
+hand-made records and predictions with known answers."""
 
 from __future__ import annotations
 
 import json
 import math
+import random
 
 import numpy as np
 import pytest
 from helpers import make_domain_dataset, tiny_config, tiny_model
+from test_model_selection import record
 from transformers import EvalPrediction, TrainerControl, TrainerState
 
 from hf_seedcat import SeedCatTrainer
 from hf_seedcat.evaluation import (
     GROUP_ACCURACY,
+    SELECTION_METHODS,
     DomainAccuracy,
     ResultsJsonlCallback,
+    RunKey,
+    choose_step,
     expected_group_names,
+    group_runs,
     load_group_accuracy,
     read_results,
+    select_trial,
+    training_domain_validation,
 )
 
 # --------------------------------------------------------------------------------------------- metrics
@@ -129,3 +138,179 @@ def test_a_trainer_evaluation_with_expected_groups_writes_the_empty_group_to_res
     test_labels = np.asarray(splits["test"]["labels"])
     worst_class = min((predictions == test_labels)[test_labels == c].mean() for c in np.unique(test_labels))
     assert line["test_worst_class_acc"] == pytest.approx(worst_class)
+
+
+# ----------------------------------------------------------------------------- selection: domains
+
+
+def _domain_line(step, worst_groups, worst_classes, test, trial=0, hparams=0):
+    """A Toy line with test environment 2: the training domains' out-split worst-group and worst-class
+    accuracies, and the test environment's in-split (accuracy, worst-group accuracy)."""
+    line = record(step, [2], trial=trial, hparams=hparams, e0o=0.5, e1o=0.5, e2i=test[0], e2o=0.99)
+    for env, (group, klass) in enumerate(zip(worst_groups, worst_classes, strict=True)):
+        line[f"env{env}_out_worst_group_acc"] = group
+        line[f"env{env}_out_worst_class_acc"] = klass
+    line.update(env2_in_worst_group_acc=test[1], env2_out_worst_group_acc=0.99, env2_out_worst_class_acc=0.99)
+    return line
+
+
+def _domain_run(**kwargs):
+    # Minimum over the training domains, not their mean: by the mean, step 100 would win the worst group
+    # (0.5) and step 200 the worst class (0.625).
+    return [
+        _domain_line(100, (0.9, 0.1), (0.5, 0.5), (0.30, 0.05), **kwargs),  # min group 0.1, min class 0.5
+        _domain_line(200, (0.4, 0.4), (0.95, 0.3), (0.60, 0.35), **kwargs),  # min group 0.4, min class 0.3
+        _domain_line(300, (0.6, 0.3), (0.6, 0.6), (0.50, 0.20), **kwargs),  # min group 0.3, min class 0.6
+    ]
+
+
+def _select(records, method, dataset="Toy", test_env=2, trial=0):
+    return select_trial(group_runs(records), method, dataset, "erm", test_env, trial)
+
+
+def test_val_worst_group_takes_the_worst_domain_group_cell_of_the_training_out_splits():
+    chosen = _select(_domain_run(), "val_worst_group")
+    assert (chosen.step, chosen.val_acc, chosen.test_acc, chosen.test_worst_group_acc) == (200, 0.4, 0.6, 0.35)
+    assert chosen.test_groups_empty is False
+
+
+def test_val_worst_class_takes_the_worst_domain_class_cell_of_the_training_out_splits():
+    chosen = _select(_domain_run(), "val_worst_class")
+    assert (chosen.step, chosen.val_acc, chosen.test_acc, chosen.test_worst_group_acc) == (300, 0.6, 0.5, 0.2)
+
+
+def test_ties_go_to_the_earliest_step_and_hyperparameters_to_the_best_validation():
+    tied = [
+        _domain_line(300, (0.5, 0.5), (0.5, 0.5), (0.3, 0.3)),
+        _domain_line(100, (0.5, 0.6), (0.5, 0.5), (0.1, 0.1)),
+    ]
+    assert _select(tied, "val_worst_group").step == 100
+    samples = _domain_run(hparams=0) + [_domain_line(100, (0.7, 0.8), (0.1, 0.1), (0.9, 0.8), hparams=1)]
+    by_group = _select(samples, "val_worst_group")
+    assert (by_group.hparams_seed, by_group.step, by_group.test_acc) == (1, 100, 0.9)  # 0.7 beats 0.4
+    by_class = _select(samples, "val_worst_class")
+    assert (by_class.hparams_seed, by_class.step) == (0, 300)  # 0.6 beats 0.1
+
+
+def test_steps_missing_a_value_are_never_picked_and_runs_without_attributes_select_nothing():
+    run = _domain_run()
+    del run[1]["env1_out_worst_group_acc"]  # step 200 now lacks one training domain's worst group
+    assert _select(run, "val_worst_group").step == 300
+    run[0]["env0_out_worst_group_acc"] = None  # as results.jsonl writes a NaN
+    assert _select(run, "val_worst_group").step == 300
+    plain = [record(100, [2], e0o=0.5, e1o=0.5, e2i=0.4, e2o=0.4)]
+    assert _select(plain, "val_worst_group") is None and _select(plain, "val_worst_class") is None
+    assert _select(plain, "training_domain").step == 100
+
+
+# --------------------------------------------------------------------------- selection: split-based
+
+
+def _split_line(step, validation, test, trial=0, hparams=0, dataset="Birds", **extra):
+    """A split-based line: ``validation`` and ``test`` are (accuracy, worst-group, worst-class)."""
+    line = {
+        "step": step,
+        "args": {
+            "dataset": dataset,
+            "algorithm": "erm",
+            "test_envs": [],
+            "split_based": True,
+            "trial_seed": trial,
+            "hparams_seed": hparams,
+        },
+    }
+    for split, (acc, group, klass) in (("validation", validation), ("test", test)):
+        line.update({f"{split}_acc": acc, f"{split}_worst_group_acc": group, f"{split}_worst_class_acc": klass})
+    return {**line, **extra}
+
+
+def _split_run(trial=0, hparams=0, test_at_200=(0.95, 0.45), **extra):
+    """Validation picks 100 by accuracy, 200 by worst group, 300 by worst class; the test values would pick
+    otherwise (worst group best at 100, accuracy best at 200), so a rule that read them would show. ``extra``:
+    more keys at step 200."""
+    return [
+        _split_line(100, (0.90, 0.20, 0.60), (0.70, 0.60, 0.60), trial, hparams, ref_quantile_acc=0.1),
+        _split_line(200, (0.80, 0.50, 0.70), (*test_at_200, 0.5), trial, hparams, ref_quantile_acc=0.2, **extra),
+        _split_line(300, (0.85, 0.40, 0.75), (0.84, 0.35, 0.40), trial, hparams, ref_quantile_acc=0.3),
+    ]
+
+
+def test_split_based_runs_select_on_the_validation_split_and_report_the_test_split():
+    expected = {  # method: (step, validation value, test accuracy, test worst-group accuracy)
+        "training_domain": (100, 0.90, 0.70, 0.60),
+        "val_worst_group": (200, 0.50, 0.95, 0.45),
+        "val_worst_class": (300, 0.75, 0.84, 0.35),
+        "reference_quantile": (300, 0.3, 0.84, 0.35),
+    }
+    for method, answer in expected.items():
+        chosen = _select(_split_run(), method, dataset="Birds", test_env=None)
+        assert (chosen.step, chosen.val_acc, chosen.test_acc, chosen.test_worst_group_acc) == answer, method
+    for method in ("leave_one_out", "oracle", "reference_errors"):  # no environments, no logged value
+        assert _select(_split_run(), method, dataset="Birds", test_env=None) is None
+    assert training_domain_validation(_split_run(), [])["step"] == 100
+
+
+class _Guarded(dict):
+    """A results record whose forbidden keys raise when read (listing the keys is allowed)."""
+
+    forbidden: tuple[str, ...] = ()
+
+    def _check(self, key):
+        if isinstance(key, str) and key.startswith(self.forbidden):
+            raise AssertionError(f"selection read {key}")
+
+    def __getitem__(self, key):
+        self._check(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self._check(key)
+        return super().get(key, default)
+
+
+def _guard(records, forbidden):
+    guarded = []
+    for line in records:
+        line = _Guarded(line)
+        line.forbidden = forbidden
+        guarded.append(line)
+    return guarded
+
+
+def test_choosing_a_step_never_reads_a_test_key():
+    # Split-based: every rule, every hyperparameter sample, with every test_* read raising.
+    records = _guard(_split_run(hparams=0) + _split_run(hparams=1), ("test_",))
+    runs = group_runs(records)
+    for method in SELECTION_METHODS:
+        for hparams in (0, 1):
+            choose_step(runs, method, RunKey("Birds", "erm", (), 0, hparams))
+    # And with the test keys gone altogether the choices stand.
+    stripped = [{k: v for k, v in line.items() if not k.startswith("test_")} for line in _split_run()]
+    key = RunKey("Birds", "erm", (), 0, 0)
+    assert choose_step(group_runs(stripped), "val_worst_group", key).record["step"] == 200
+    # Domains: no rule but the oracle reads the test environment (env2), in the single run or the held-out ones.
+    held_out = [
+        {**record(step, [0, 2], e0i=0.6, e1o=0.5), "env1_out_worst_group_acc": 0.3} for step in (100, 200, 300)
+    ] + [{**record(step, [1, 2], e1i=0.7, e0o=0.5), "env0_out_worst_group_acc": 0.3} for step in (100, 200, 300)]
+    runs = group_runs(_guard(_domain_run() + held_out, ("env2_",)))
+    key = RunKey("Toy", "erm", (2,), 0, 0)
+    chosen = {method: choose_step(runs, method, key) for method in SELECTION_METHODS if method != "oracle"}
+    assert chosen["leave_one_out"] is not None and chosen["val_worst_group"].record["step"] == 200
+
+
+def test_test_values_do_not_move_any_choice():
+    runs = _split_run(hparams=0) + _split_run(hparams=1)
+    shuffled = [dict(line) for line in runs]
+    generator = random.Random(0)
+    for line in shuffled:
+        for key in [key for key in line if key.startswith("test_")]:
+            line[key] = generator.random()
+    for method in SELECTION_METHODS:
+        before, after = (_select(lines, method, dataset="Birds", test_env=None) for lines in (runs, shuffled))
+        assert (before is None) == (after is None), method
+        if before is not None:
+            assert (before.step, before.hparams_seed, before.val_acc) == (
+                after.step,
+                after.hparams_seed,
+                after.val_acc,
+            )

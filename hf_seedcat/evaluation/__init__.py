@@ -1,5 +1,5 @@
-"""Evaluation: group accuracy (a local evaluate module), DomainBed's results.jsonl, model selection, tables,
-and the window of evaluations that shows the swing.
+"""Evaluation: group accuracy (a local evaluate module), DomainBed's results.jsonl, model selection, tables
+(DomainBed's), and the window of evaluations that shows the swing.
 
 Names are imported on first use (PEP 562): model selection and tables need neither ``evaluate`` nor the
 metric's transformers imports, so reading a sweep does not load them.
@@ -20,6 +20,8 @@ _EXPORTS = {
     "SELECTION_METHODS": ".model_selection",
     "STANDARD_ERROR_CONVENTION": ".tables",
     "SWING_WINDOW_AFTER_STEP": ".swing",
+    "WORST_KEYS": ".model_selection",
+    "Choice": ".model_selection",
     "DomainAccuracy": ".metrics",
     "ReferenceValidation": ".reference_validation",
     "ResultsJsonlCallback": ".results",
@@ -27,15 +29,18 @@ _EXPORTS = {
     "RunKey": ".model_selection",
     "RunWindow": ".swing",
     "Selected": ".model_selection",
+    "SelectionRule": ".model_selection",
     "SweepResults": ".tables",
     "SwingTable": ".swing",
     "Table": ".tables",
     "build_swing_tables": ".swing",
     "build_tables": ".tables",
     "check_rules": ".selection_check",
+    "choose_step": ".model_selection",
     "environments_of": ".model_selection",
     "expected_group_names": ".metrics",
     "group_runs": ".model_selection",
+    "is_split_based": ".model_selection",
     "last_step": ".model_selection",
     "load_group_accuracy": ".metrics",
     "load_sweep": ".tables",
@@ -50,6 +55,7 @@ _EXPORTS = {
     "tables_as_csv": ".tables",
     "train_envs_of": ".model_selection",
     "training_domain_validation": ".model_selection",
+    "validation_splits": ".model_selection",
 }
 
 if TYPE_CHECKING:
@@ -57,14 +63,20 @@ if TYPE_CHECKING:
     from .model_selection import (
         REFERENCE_KEYS,
         SELECTION_METHODS,
+        WORST_KEYS,
+        Choice,
         RunKey,
         Selected,
+        SelectionRule,
+        choose_step,
         environments_of,
         group_runs,
+        is_split_based,
         last_step,
         select_trial,
         train_envs_of,
         training_domain_validation,
+        validation_splits,
     )
     from .reference_validation import ReferenceValidation, reference_split_names
     from .results import RESULTS_FILE, ResultsJsonlCallback, read_results
@@ -93,6 +105,8 @@ __all__ = [
     "SELECTION_METHODS",
     "STANDARD_ERROR_CONVENTION",
     "SWING_WINDOW_AFTER_STEP",
+    "WORST_KEYS",
+    "Choice",
     "DomainAccuracy",
     "ReferenceValidation",
     "ResultsJsonlCallback",
@@ -100,15 +114,18 @@ __all__ = [
     "RunKey",
     "RunWindow",
     "Selected",
+    "SelectionRule",
     "SweepResults",
     "SwingTable",
     "Table",
     "build_swing_tables",
     "build_tables",
     "check_rules",
+    "choose_step",
     "environments_of",
     "expected_group_names",
     "group_runs",
+    "is_split_based",
     "last_step",
     "load_group_accuracy",
     "load_sweep",
@@ -123,4 +140,5 @@ __all__ = [
     "tables_as_csv",
     "train_envs_of",
     "training_domain_validation",
+    "validation_splits",
 ]
