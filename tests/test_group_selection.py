@@ -1,8 +1,9 @@
-"""Selection by groups (SubpopBench's two rules), split-based runs, worst-class accuracy and empty groups, on
-hand-made records and predictions with known answers."""
+"""Selection by groups (SubpopBench's two rules), split-based runs, worst-class accuracy, empty groups and the
+worst-group table, on hand-made records and predictions with known answers."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import random
@@ -11,15 +12,20 @@ import numpy as np
 import pytest
 from helpers import make_domain_dataset, tiny_config, tiny_model
 from test_model_selection import record
+from test_swing import _write_run
 from transformers import EvalPrediction, TrainerControl, TrainerState
 
 from hf_seedcat import SeedCatTrainer
+from hf_seedcat.cli import collect
 from hf_seedcat.evaluation import (
     GROUP_ACCURACY,
     SELECTION_METHODS,
     DomainAccuracy,
     ResultsJsonlCallback,
     RunKey,
+    build_swing_tables,
+    build_tables,
+    build_worst_group_tables,
     choose_step,
     expected_group_names,
     group_runs,
@@ -314,3 +320,68 @@ def test_test_values_do_not_move_any_choice():
                 after.hparams_seed,
                 after.val_acc,
             )
+
+
+def test_domainbed_tables_and_the_window_leave_split_based_datasets_to_the_worst_group_table():
+    records = _split_run() + [record(100, [2], e0o=0.5, e1o=0.5, e2i=0.4, e2o=0.4)]
+    assert {table.dataset for table in build_tables(records)} == {"Toy"}
+    assert {table.dataset for table in build_swing_tables(records)} == {"Toy"}
+    assert [(table.dataset, table.split_based) for table in build_worst_group_tables(records)] == [
+        ("Birds", True),
+        ("Toy", False),
+    ]
+
+
+# ------------------------------------------------------------------------------------------- collect
+
+
+def test_collect_prints_and_writes_the_worst_group_tables(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    _write_run(sweep / "birds0", _split_run(trial=0))
+    flagged = {"test_groups_empty": True, "test_empty_groups": "y=1,spurious=0"}
+    _write_run(sweep / "birds1", _split_run(trial=1, test_at_200=(0.75, 0.35), **flagged))
+    _write_run(sweep / "toy0", _domain_run())
+    _write_run(sweep / "plain0", [record(100, [1], e0o=0.5, e1i=0.4, e1o=0.4) | {"args": _plain_args()}])
+    out = tmp_path / "tables"
+    assert collect.main(["--input_dir", str(sweep), "--output_dir", str(out), "--window_after_step", "50"]) == 0
+    printed = capsys.readouterr().out
+    results = (out / "results.md").read_text()
+    for text in (printed, results):
+        assert "### Birds: worst-group and average test accuracy of each rule's selected step (split-based" in text
+        assert "ddof = 1" in text.split("### Birds: worst-group")[1].splitlines()[0]
+        # Trials pick step 200: worst group 0.45 and 0.35 (40.0 ± 5.0), accuracy 0.95 and 0.75 (85.0 ± 10.0);
+        # trial 1's test split had an empty group.
+        val_group = "| Validation worst-group accuracy (attributes known on validation) | erm |"
+        assert f"{val_group} 40.0 ± 5.0 (n=2) † | 85.0 ± 10.0 (n=2) |" in text
+        assert "| Test-domain validation (oracle) | erm | — | — |" in text
+        assert "a split-based dataset has no test domain" in text
+        assert "†: 1 of the selected steps had a group with no test sample" in text
+        # Toy: per test environment; env2's column holds the picks, env0 and env1 were never test environments.
+        assert f"{val_group} — | — | — | — | 35.0 (n=1) | 60.0 (n=1) |" in text
+        assert "| Validation worst-class accuracy (attributes unknown) | erm | — | — | — | — | 20.0 (n=1) | " in text
+        # Plain has no attribute columns: its worst-group column is a dash, its average is there.
+        assert "| Training-domain validation | erm | — | — | — | 40.0 (n=1) |" in text
+        assert "these runs have no attribute columns" in text
+    assert "### Birds: Training-domain validation" not in printed  # no DomainBed table for a split-based dataset
+    assert "### Toy: Validation worst-group accuracy (attributes known on validation)" in printed
+    rows = list(csv.DictReader((out / "worst_group.csv").read_text().splitlines()))
+    birds = {
+        row["metric"]: row
+        for row in rows
+        if (row["dataset"], row["selection"], row["algorithm"]) == ("Birds", "val_worst_group", "erm")
+    }
+    assert birds["worst_group"]["test_env"] == "" and birds["worst_group"]["environment"] == "test"
+    assert (birds["worst_group"]["mean"], birds["worst_group"]["stderr"], birds["worst_group"]["trials"]) == (
+        "40.0000",
+        "5.0000",
+        "2",
+    )
+    assert birds["worst_group"]["empty_group_trials"] == "1" and birds["average"]["mean"] == "85.0000"
+    assert "Toy,val_worst_group,erm,2,env2,worst_group,35.0000,,1,0" in (out / "worst_group.csv").read_text()
+    results_csv = (out / "results.csv").read_text()
+    assert results_csv.splitlines()[0] == "dataset,selection,algorithm,test_env,environment,mean,stderr,trials"
+    assert "Birds" not in results_csv
+
+
+def _plain_args():
+    return {"dataset": "Plain", "algorithm": "erm", "test_envs": [1], "trial_seed": 0, "hparams_seed": 0}

@@ -1,5 +1,5 @@
 """Evaluation: group accuracy (a local evaluate module), DomainBed's results.jsonl, model selection, tables
-(DomainBed's), and the window of evaluations that shows the swing.
+(DomainBed's and the worst-group one), and the window of evaluations that shows the swing.
 
 Names are imported on first use (PEP 562): model selection and tables need neither ``evaluate`` nor the
 metric's transformers imports, so reading a sweep does not load them.
@@ -33,8 +33,10 @@ _EXPORTS = {
     "SweepResults": ".tables",
     "SwingTable": ".swing",
     "Table": ".tables",
+    "WorstGroupTable": ".worst_group",
     "build_swing_tables": ".swing",
     "build_tables": ".tables",
+    "build_worst_group_tables": ".worst_group",
     "check_rules": ".selection_check",
     "choose_step": ".model_selection",
     "environments_of": ".model_selection",
@@ -56,6 +58,7 @@ _EXPORTS = {
     "train_envs_of": ".model_selection",
     "training_domain_validation": ".model_selection",
     "validation_splits": ".model_selection",
+    "worst_group_as_csv": ".worst_group",
 }
 
 if TYPE_CHECKING:
@@ -93,6 +96,7 @@ if TYPE_CHECKING:
         standard_error,
         tables_as_csv,
     )
+    from .worst_group import WorstGroupTable, build_worst_group_tables, worst_group_as_csv
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
@@ -118,8 +122,10 @@ __all__ = [
     "SweepResults",
     "SwingTable",
     "Table",
+    "WorstGroupTable",
     "build_swing_tables",
     "build_tables",
+    "build_worst_group_tables",
     "check_rules",
     "choose_step",
     "environments_of",
@@ -141,4 +147,5 @@ __all__ = [
     "train_envs_of",
     "training_domain_validation",
     "validation_splits",
+    "worst_group_as_csv",
 ]
