@@ -1,4 +1,5 @@
-"""The local evaluate module: overall, per-domain, worst-domain and per-group accuracy, and its Trainer use."""
+"""The local evaluate module: overall, per-class, per-domain, worst-domain and per-group accuracy, and its Trainer
+use (worst-class and empty groups in detail: test_group_selection.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ def test_evaluate_load_of_the_shipped_module_reports_every_domain_and_the_worst(
     assert result == pytest.approx(
         {
             "accuracy": 4 / 6,
+            "accuracy_class_0": 0.5,  # references 0 at samples 0, 2, 3, 4: predicted 0, 1, 0, 1
+            "accuracy_class_1": 1.0,
+            "worst_class_accuracy": 0.5,
             "accuracy_x": 1.0,
             "accuracy_y": 0.5,
             "accuracy_z": 0.5,
@@ -41,8 +45,9 @@ def test_evaluate_load_of_the_shipped_module_reports_every_domain_and_the_worst(
 def test_compute_metrics_reads_domains_beside_the_labels():
     logits = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     metrics = DomainAccuracy(["a", "b"])(EvalPrediction(logits, (np.array([0, 1, 0]), np.array([0, 0, 1]))))
-    assert metrics == {"acc": 2 / 3, "worst_domain_acc": 0.0, "acc_a": 1.0, "acc_b": 0.0}
-    assert DomainAccuracy()(EvalPrediction(logits, np.array([0, 1, 0]))) == {"acc": 2 / 3}
+    classes = {"acc_class_0": 0.5, "acc_class_1": 1.0, "worst_class_acc": 0.5}  # labels only, always there
+    assert metrics == {"acc": 2 / 3, "worst_domain_acc": 0.0, "acc_a": 1.0, "acc_b": 0.0, **classes}
+    assert DomainAccuracy()(EvalPrediction(logits, np.array([0, 1, 0]))) == {"acc": 2 / 3, **classes}
 
 
 def test_trainer_evaluation_reports_per_domain_accuracy(tmp_path):

@@ -1,4 +1,5 @@
-"""DomainBed's three selection rules and the hyperparameter choice, on hand-made results with known answers."""
+"""DomainBed's three selection rules and the hyperparameter choice, on hand-made results with known answers
+(the rules by groups: test_group_selection.py)."""
 
 from __future__ import annotations
 
@@ -104,5 +105,7 @@ def test_runs_made_before_sweeps_count_as_hyperparameter_sample_zero_and_unknown
         "oracle",
         "reference_quantile",
         "reference_errors",
+        "val_worst_group",
+        "val_worst_class",
     }
     assert select([line], "oracle", trial=1) is None and not math.isnan(select([line], "oracle").val_acc)

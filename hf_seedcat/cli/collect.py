@@ -1,11 +1,13 @@
 """``seedcat-collect``: the tables of a sweep (``scripts/collect_results.py``).
 
-For every dataset and selection method (training-domain, leave-one-domain-out, oracle): algorithms x
-test environments, mean ± standard error over trials, printed as Markdown and written to OUT (default
-DIR) as ``results.md``, ``results.csv``, ``results.tex`` and ``<dataset>.png``. Beside them, per dataset,
-the window (``evaluation/swing.py``): test accuracy over every evaluation after ``--window_after_step``,
-since one selected step can hide a swing of 20 points; in ``results.md`` and ``swing.csv``. Unfinished and
-broken runs are counted and listed.
+For every dataset of domains and selection method (``evaluation.SELECTION_METHODS``): algorithms x test
+environments, mean ± standard error over trials, printed as Markdown and written to OUT (default DIR) as
+``results.md``, ``results.csv``, ``results.tex`` and ``<dataset>.png``. Beside them, per dataset, the
+worst-group table (``evaluation/worst_group.py``): every rule's selected step's worst-group and average test
+accuracy, per test environment or, for a dataset that comes as train / validation / test splits, on its test
+split; in ``results.md`` and ``worst_group.csv``. And the window (``evaluation/swing.py``): test accuracy over
+every evaluation after ``--window_after_step``, since one selected step can hide a swing of 20 points; in
+``results.md`` and ``swing.csv``. Unfinished and broken runs are counted and listed.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from ..evaluation import (
     SWING_WINDOW_AFTER_STEP,
     build_swing_tables,
     build_tables,
+    build_worst_group_tables,
     check_rules,
     load_sweep,
     plot_tables,
     rule_check_markdown,
     swing_as_csv,
     tables_as_csv,
+    worst_group_as_csv,
 )
 from .console import ArgumentParser, run_command
 
@@ -65,17 +69,20 @@ def collect(argv: list[str]) -> int:
             "pool them. Rerun the runs of the older versions, or pass --allow_mixed_versions to make tables "
             "that say so."
         )
-    tables = build_tables(sweep.records, args.algorithms)
-    if not tables:
+    tables = build_tables(sweep.records, args.algorithms)  # datasets of domains only
+    worst_group = build_worst_group_tables(sweep.records, args.algorithms)  # every dataset
+    if not worst_group:
         print(f"No finished runs under {args.input_dir}.")
         return 1
     windows = {
         table.dataset: table for table in build_swing_tables(sweep.records, args.algorithms, args.window_after_step)
     }
     sections = []
-    for dataset in sorted({table.dataset for table in tables}):
+    for dataset in sorted({table.dataset for table in worst_group}):
         sections += [table.markdown() for table in tables if table.dataset == dataset]
-        sections += [windows[dataset].markdown(), windows[dataset].per_trial_markdown()]
+        sections += [table.markdown() for table in worst_group if table.dataset == dataset]
+        if dataset in windows:
+            sections += [windows[dataset].markdown(), windows[dataset].per_trial_markdown()]
         rule_check = rule_check_markdown(check_rules([r for r in sweep.records if r["args"]["dataset"] == dataset]))
         if rule_check:
             sections.append(rule_check)
@@ -90,12 +97,16 @@ def collect(argv: list[str]) -> int:
     files = {"results.md": note + "\n" + markdown + "\n", "results.csv": tables_as_csv(tables)}
     files["results.tex"] = "\n\n".join(table.latex() for table in tables) + "\n"
     files["swing.csv"] = swing_as_csv(list(windows.values()))
+    files["worst_group.csv"] = worst_group_as_csv(worst_group)
     for name, text in files.items():
         with open(os.path.join(out, name), "w", encoding="utf-8") as handle:
             handle.write(text)
     for dataset in sorted({table.dataset for table in tables}):
         plot_tables([table for table in tables if table.dataset == dataset], os.path.join(out, f"{dataset}.png"))
-    print(f"\nWrote results.md, results.csv, results.tex, swing.csv and one PNG per dataset to {out}")
+    print(
+        f"\nWrote results.md, results.csv, results.tex, swing.csv, worst_group.csv and one PNG per dataset of "
+        f"domains to {out}"
+    )
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import time
@@ -16,12 +17,19 @@ from ..provenance import code_version
 
 RESULTS_FILE = "results.jsonl"
 GROUP_KEYS = ("worst_group_acc", "group_mean_acc")  # per split, with attribute columns: env1_out_worst_group_acc
+CLASS_KEYS = ("worst_class_acc",)  # per split, always (labels only): env1_out_worst_class_acc, validation_...
+EMPTY_GROUP_KEYS = ("groups_empty", "empty_groups")  # per split, with expected groups: a bool, and their names
+SPLIT_KEY_PREFIXES = ("acc_group_", "acc_class_")  # per group and per class: env1_out_acc_class_0
 
 
 class ResultsJsonlCallback(TrainerCallback):
-    """Writes ``step``, ``epoch``, ``loss``, ``step_time``, ``mem_gb``, ``env{i}_{in,out}_acc``, args, hparams,
-    and ``code_version`` (``provenance.code_version``: the commit that made the line); with attribute columns
-    also ``env{i}_{in,out}_worst_group_acc``, ``..._group_mean_acc`` and ``..._acc_group_<group>``.
+    """Writes ``step``, ``epoch``, ``loss``, ``step_time``, ``mem_gb``, ``<split>_acc``, args, hparams,
+    and ``code_version`` (``provenance.code_version``: the commit that made the line); every split also
+    ``<split>_worst_class_acc`` and ``<split>_acc_class_<label>``; with attribute columns also
+    ``<split>_worst_group_acc``, ``..._group_mean_acc`` and ``..._acc_group_<group>``, and with expected
+    groups ``..._groups_empty`` (and ``..._empty_groups``, the names, where some are). The splits are
+    DomainBed's ``env{i}_in`` / ``env{i}_out`` for a dataset of domains, ``validation`` / ``test`` for one
+    that comes split. A NaN (an empty group's accuracy) is written as null, so every line is valid JSON.
 
     ``Trainer.evaluate`` on a dict of splits reports each split separately; the line is written once
     every expected split of the current step has reported, with what each of ``extra_metrics`` (called
@@ -74,12 +82,15 @@ class ResultsJsonlCallback(TrainerCallback):
             key = f"eval_{name}_acc"
             if metrics and key in metrics:
                 self._pending[f"{name}_acc"] = float(metrics[key])
-                # With attribute columns: worst-group, mean-over-groups and per-group accuracy of the split.
+                # Worst-class and per-class accuracy of the split; with attribute columns also worst-group,
+                # mean-over-groups and per-group accuracy, and which groups had no sample.
                 prefix = f"eval_{name}_"
                 for metric, value in metrics.items():
                     suffix = metric[len(prefix) :] if metric.startswith(prefix) else ""
-                    if suffix in GROUP_KEYS or suffix.startswith("acc_group_"):
+                    if suffix in GROUP_KEYS + CLASS_KEYS or suffix.startswith(SPLIT_KEY_PREFIXES):
                         self._pending[f"{name}_{suffix}"] = float(value)
+                    elif suffix in EMPTY_GROUP_KEYS:
+                        self._pending[f"{name}_{suffix}"] = bool(value) if suffix == "groups_empty" else str(value)
         if sum(f"{name}_acc" in self._pending for name in self.split_names) < len(self.split_names):
             return
         for extra in self.extra_metrics:
@@ -99,7 +110,18 @@ class ResultsJsonlCallback(TrainerCallback):
         self._step_times = []
         if self.is_main_process:
             with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record, sort_keys=True) + "\n")
+                handle.write(json.dumps(json_safe(record), sort_keys=True, allow_nan=False) + "\n")
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float, however deeply nested, replaced by None (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def peak_memory_gb() -> float:

@@ -15,7 +15,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .model_selection import Record, RunKey, Runs, environments_of, group_runs
+from .model_selection import Record, RunKey, Runs, environments_of, group_runs, is_split_based
 from .tables import STANDARD_ERROR_CONVENTION, environment_names, standard_error
 
 SWING_WINDOW_AFTER_STEP = 1000
@@ -281,8 +281,9 @@ class SwingTable:
 def build_swing_tables(
     records: Sequence[Record], algorithms: Sequence[str] | None = None, after_step: int = SWING_WINDOW_AFTER_STEP
 ) -> list[SwingTable]:
-    """One window table per dataset, from finished runs' records; only runs with one test environment."""
-    runs = group_runs(records)
+    """One window table per dataset, from finished runs' records; only runs with one test environment (so
+    none of a split-based dataset)."""
+    runs = group_runs(record for record in records if not is_split_based(record))
     tables = []
     for dataset in sorted({key.dataset for key in runs}):
         keys = [key for key in runs if key.dataset == dataset]

@@ -1,4 +1,4 @@
-"""Result tables of a sweep: per dataset and selection method, algorithms x test environments.
+"""Result tables of a sweep: per dataset of domains and selection method, algorithms x test environments.
 
 Cells are mean +/- standard error over trials of the selected test accuracy, in percent. Runs that
 are unfinished (no ``done`` file) or unreadable are counted and listed, never silently dropped.
@@ -14,7 +14,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .model_selection import SELECTION_METHODS, Record, Runs, environments_of, group_runs, select_trial
+from .model_selection import (
+    SELECTION_METHODS,
+    Record,
+    Runs,
+    environments_of,
+    group_runs,
+    is_split_based,
+    select_trial,
+)
 from .results import RESULTS_FILE
 
 DONE_FILE = "done"  # written by run_experiment when a run has trained, saved and evaluated to the end
@@ -202,6 +210,10 @@ EMPTY_TABLE_REASONS = {
     "results.jsonl holds no `ref_quantile_acc` (it is logged from the reference step on).",
     "reference_errors": "No label-free selection: these runs were made before the rule existed, so their "
     "results.jsonl holds no `ref_error_acc` (it is logged from the reference step on).",
+    "val_worst_group": "No selection by validation worst-group accuracy: the runs log no "
+    "`<split>_worst_group_acc` on their validation splits (they have no attribute columns).",
+    "val_worst_class": "No selection by validation worst-class accuracy: these runs were made before "
+    "`<split>_worst_class_acc` was logged.",
 }
 """Why a table of a selection method is empty, said under it."""
 
@@ -217,8 +229,9 @@ def _latex_cell(text: str) -> str:
 
 
 def build_tables(records: Sequence[Record], algorithms: Sequence[str] | None = None) -> list[Table]:
-    """One table per dataset and selection method, from finished runs' records."""
-    runs = group_runs(records)
+    """One table per dataset and selection method, from finished runs' records; split-based datasets have no
+    environments to be columns and are left to ``worst_group.build_worst_group_tables``."""
+    runs = group_runs(record for record in records if not is_split_based(record))
     tables = []
     for dataset in sorted({key.dataset for key in runs}):
         keys = [key for key in runs if key.dataset == dataset]
