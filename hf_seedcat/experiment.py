@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from transformers import TrainerCallback, TrainerState, set_seed
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import get_last_checkpoint
@@ -23,11 +24,15 @@ from .evaluation import (
     DomainAccuracy,
     ReferenceValidation,
     ResultsJsonlCallback,
+    RunKey,
+    choose_step,
+    group_runs,
     last_step,
     read_results,
     reference_split_names,
     training_domain_validation,
 )
+from .evaluation.metrics import expected_group_names
 from .evaluation.reference_validation import DEFAULT_REFERENCE_QUANTILES, DEFAULT_REFERENCE_STEP
 from .hparams import default_hparams
 from .hub import push_run, write_model_card
@@ -260,7 +265,11 @@ def run_experiment(
         eval_dataset=eval_datasets,
         data_collator=built.data_collator,
         processing_class=built.processing_class,
-        compute_metrics=DomainAccuracy(data.environments, config.attribute_columns),
+        compute_metrics=DomainAccuracy(
+            data.environments,
+            config.attribute_columns,
+            expected_groups=expected_groups([train_dataset, *eval_datasets.values()], config.attribute_columns),
+        ),
         callbacks=[callback, *callbacks],
     )
     # After the trainer's RegroupCallback, so it sees each regroup's new groups; without attribute columns
@@ -284,13 +293,18 @@ def run_experiment(
     trainer.save_state()
 
     records = [record for record in read_results(config.output_dir) if not record.get("dfr")]
+    method = selection_method(data.split_based, config.attribute_columns)
+    choice = choose_step(group_runs(records), method, RunKey.of(records[0]))
     summary = {
         "environments": data.environments,
         "test_envs": dg_args.test_envs,
-        "last": last_step(records),
-        "training_domain_validation": training_domain_validation(records, dg_args.test_envs),
         "split_based": data.split_based,
+        "last": last_step(records),
+        "selection": method,
+        "selected": choice.record if choice else last_step(records),
     }
+    if not data.split_based:
+        summary["training_domain_validation"] = training_domain_validation(records, dg_args.test_envs)
     if dg_args.dfr:
         summary["dfr"] = run_dfr(trainer, held_out, eval_datasets, summary["last"], config.attribute_columns)
     card = {
@@ -298,6 +312,8 @@ def run_experiment(
         "environments": data.environments,
         "test_envs": dg_args.test_envs,
         "results_table": accuracy_table(summary),
+        "selection": SELECTION_DESCRIPTIONS[summary["selection"]],
+        "provenance": data.provenance,
         "last_step": summary["last"]["step"],
         "base_model": dg_args.base_model(data.modality),
         "tags": [data.modality],
@@ -337,6 +353,42 @@ def dataset_options(dg_args: DomainGeneralizationArguments) -> dict[str, Any]:
         "max_per_domain": dg_args.max_per_domain,
     }
     return {key: value for key, value in options.items() if value is not None}
+
+
+SELECTION_LABELS = {
+    "training_domain": "training-domain validation",
+    "val_worst_group": "validation worst-group",
+    "val_worst_class": "validation worst-class",
+}
+SELECTION_DESCRIPTIONS = {
+    "training_domain": "training-domain validation (DomainBed): the step with the best mean accuracy on the "
+    "training domains' held-out splits",
+    "val_worst_group": "validation worst-group accuracy: the step with the best worst-group accuracy (label x "
+    "attributes) on the validation split",
+    "val_worst_class": "validation worst-class accuracy: the step with the best worst-class accuracy on the "
+    "validation split (no attributes read)",
+}
+
+
+def selection_method(split_based: bool, attribute_columns: Sequence[str] | None) -> str:
+    """What the run's summary and card report: DomainBed's training-domain validation where there are
+    domains; on a split-based dataset the best validation worst-group accuracy, or worst-class accuracy
+    without attribute columns (SubpopBench's ValWorstAccAttributeYes / No)."""
+    if not split_based:
+        return "training_domain"
+    return "val_worst_group" if attribute_columns else "val_worst_class"
+
+
+def expected_groups(splits: Sequence[Any], attribute_columns: Sequence[str] | None) -> list[str] | None:
+    """Every group (label x attributes) that occurs in any split, so one missing from a split is named there."""
+    if not attribute_columns:
+        return None
+    labels, attributes = [], []
+    for split in splits:
+        raw = split.with_format(None)
+        labels.append(np.asarray(raw["labels"]))
+        attributes.append(np.stack([np.asarray(raw[column]) for column in attribute_columns], axis=1))
+    return expected_group_names(np.concatenate(labels), np.concatenate(attributes), attribute_columns)
 
 
 def kept_columns(config: SeedCatConfig) -> dict[str, list[str]]:
@@ -396,7 +448,7 @@ def accuracy_table(summary: dict[str, Any]) -> str:
     """A Markdown table of accuracy at the last step, the selected step and after DFR: per environment, or on
     a split-based dataset's validation and test splits; with attribute columns the test split's per-group
     accuracies beside it."""
-    rows = [("last step", "last"), ("training-domain validation", "training_domain_validation")]
+    rows = [("last step", "last"), (SELECTION_LABELS[summary["selection"]], "selected")]
     if "dfr" in summary:
         rows.append(("last step, last layer retrained by DFR", "dfr"))
     if summary.get("split_based"):

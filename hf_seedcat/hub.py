@@ -62,6 +62,7 @@ def model_card(
     base_model: str | None = None,
     repo_id: str | None = None,
     tags: list[str] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> ModelCard:
     """The card of one run: metadata for the Hub, the accuracy table, the selection method, the settings."""
     seedcat = args.algorithm == "seedcat"
@@ -84,7 +85,12 @@ def model_card(
         "batch size per process": args.per_device_train_batch_size,
         "max_steps": args.max_steps,
         "seed": args.seed,
+        "attribute columns (evaluation groups only)": ", ".join(args.attribute_columns or []) or "-",
     }
+    if provenance:
+        settings["data"] = provenance.get("dataset_id")
+        settings["data revision"] = provenance.get("revision") or "-"
+        settings["rows checksum (sha256)"] = provenance.get("rows_checksum")
     repo_id = repo_id or args.hub_model_id or args.output_dir
     return ModelCard.from_template(
         card_data,
