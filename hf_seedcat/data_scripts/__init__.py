@@ -1,7 +1,8 @@
 """Domain-generalisation datasets as `datasets.Dataset`s with a `domain` column, registered by name.
 
 ``load_domain_dataset(name, ...)`` builds ColoredMNIST, RotatedMNIST, ImageFolder (and DomainBed's image
-datasets by name), TextFolder or ``hub:OWNER/NAME``; ``DATASETS`` holds their specs. Names are imported on
+datasets by name), TextFolder, the worst-group benchmarks (Waterbirds, CelebA, CivilComments, MultiNLI; split-based:
+train / validation / test) or ``hub:OWNER/NAME``; ``DATASETS`` holds their specs. Names are imported on
 first use (PEP 562): the Trainer needs the attribute columns and a sweep DomainBed's seed hash, not timm,
 pandas and every builder. The registry's names come from ``factory.py``, which imports every builder, so
 ``DATASETS`` is complete whenever it is read from here.
@@ -21,6 +22,8 @@ _EXPORTS = {
     "MnistChecksumError": ".mnist",
     "PROVENANCE_KEYS": ".checksum",
     "SPLIT_NAMES": ".domain_dataset",
+    "WORST_GROUP_PRESETS": ".worst_group_presets",
+    "WorstGroupPreset": ".worst_group_presets",
     "check_attribute_columns": ".attributes",
     "dataset_provenance": ".checksum",
     "dataset_spec": ".factory",
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
     from .factory import DATASETS, DatasetSpec, dataset_spec, load_domain_dataset, register_dataset
     from .hub_dataset import domain_dataset_from_splits
     from .mnist import MnistChecksumError, load_mnist
+    from .worst_group_presets import WORST_GROUP_PRESETS, WorstGroupPreset
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
@@ -64,6 +68,8 @@ __all__ = [
     "MnistChecksumError",
     "PROVENANCE_KEYS",
     "SPLIT_NAMES",
+    "WORST_GROUP_PRESETS",
+    "WorstGroupPreset",
     "check_attribute_columns",
     "dataset_provenance",
     "dataset_spec",

@@ -1,7 +1,7 @@
 """Ground-truth attribute columns: which the built-in datasets keep, and the check that named ones exist.
 
-Attributes (ColoredMNIST's colour agreement, RotatedMNIST's angle, ...) are for evaluation and the
-composition report only: they never train, and the trainer drops them before the model.
+Attributes (ColoredMNIST's colour agreement, RotatedMNIST's angle, Waterbirds' place, ...) are for evaluation
+and the composition report only: they never train, and the trainer drops them before the model.
 """
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ from typing import Any
 
 from .colored_mnist import ATTRIBUTE_COLUMNS as COLORED_MNIST_ATTRIBUTES
 from .rotated_mnist import ATTRIBUTE_COLUMNS as ROTATED_MNIST_ATTRIBUTES
+from .worst_group_presets import ATTRIBUTE_COLUMNS as WORST_GROUP_ATTRIBUTES
 
 #: Ground-truth columns the built-in datasets keep beside the inputs. They never train: the trainer drops
-#: them before the model even when nobody names them (e.g. with ``remove_unused_columns=False``).
-KNOWN_ATTRIBUTE_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(COLORED_MNIST_ATTRIBUTES + ROTATED_MNIST_ATTRIBUTES))
+#: them before the model even when nobody names them (e.g. with ``remove_unused_columns=False``, or from a
+#: dataset with a transform, whose raw columns all reach the batch).
+KNOWN_ATTRIBUTE_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(COLORED_MNIST_ATTRIBUTES + ROTATED_MNIST_ATTRIBUTES + WORST_GROUP_ATTRIBUTES)
+)
 
 
 def check_attribute_columns(

@@ -10,7 +10,8 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from . import colored_mnist, image_folder, rotated_mnist, text_folder  # noqa: F401  (the builders register)
+# Importing the builders registers them.
+from . import colored_mnist, image_folder, rotated_mnist, text_folder, worst_group_presets  # noqa: F401
 from .domain_dataset import DomainDataset
 from .hub_dataset import HUB_PREFIX, hub_dataset
 from .registry import DATASETS, DatasetSpec, register_dataset
@@ -20,12 +21,13 @@ __all__ = ["DATASETS", "DatasetSpec", "dataset_spec", "load_domain_dataset", "re
 
 def dataset_spec(name: str) -> DatasetSpec:
     """The spec of a registered dataset, or of ``hub:OWNER/NAME`` (a Hub dataset, or a local folder that
-    ``datasets.load_dataset`` reads), whose environments and modality are read from its rows."""
+    ``datasets.load_dataset`` reads), whose environments, modality and layout are read from its splits."""
     if name.startswith(HUB_PREFIX):
         dataset_id = name.removeprefix(HUB_PREFIX)
         if not dataset_id:
             raise ValueError("--dataset hub: needs a dataset id: hub:OWNER/NAME or hub:/path/to/folder.")
-        return DatasetSpec(name=name, builder=functools.partial(hub_dataset, dataset_id), modality=None)
+        builder = functools.partial(hub_dataset, dataset_id)
+        return DatasetSpec(name=name, builder=builder, modality=None, split_based=None)
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}, or hub:OWNER/NAME")
     return DATASETS[name]

@@ -281,9 +281,9 @@ def _standard_columns(
     prepared, start = {}, 0
     for key, table in tables.items():
         end = start + len(table)
-        table = table.select_columns(list(renames))
-        if is_image:
+        if is_image:  # before select_columns: datasets' cast drops the rows of a block left without columns
             table = table.cast_column(input_column, datasets.Image(decode=False))
+        table = table.select_columns(list(renames))
         table = table.rename_columns({old: new for old, new in renames.items() if old != new})
         table = table.add_column("labels", label_ids[start:end], feature=datasets.ClassLabel(names=classes))
         table = table.add_column("domain", domain_ids[key], feature=datasets.ClassLabel(names=domain_names))

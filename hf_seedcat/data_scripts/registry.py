@@ -37,6 +37,8 @@ class DatasetSpec:
     num_classes: int | None = None
     input_shape: tuple[int, ...] | None = None  # of one sample's pixel_values, when the builder fixes it
     attribute_columns: tuple[str, ...] = ()  # ground-truth columns kept beside the inputs, never trained on
+    group_attributes: tuple[str, ...] = ()  # with the label, the groups its paper reports worst accuracy on
+    split_based: bool | None = False  # published as train / validation / test splits (DomainDataset.split_based)
 
     def __post_init__(self) -> None:
         if self.modality is not None and self.modality not in MODALITIES:
@@ -57,6 +59,7 @@ class DatasetSpec:
             "checkpoint_freq": self.checkpoint_freq,
             "num_classes": self.num_classes,
             "input_shape": self.input_shape,
+            "split_based": self.split_based,
         }
         wrong = {
             key: (value, getattr(data, key))
@@ -83,6 +86,8 @@ def register_dataset(
     num_classes: int | None = None,
     input_shape: Sequence[int] | None = None,
     attribute_columns: Sequence[str] = (),
+    group_attributes: Sequence[str] = (),
+    split_based: bool | None = False,
 ) -> Callable[[Callable[..., DomainDataset]], Callable[..., DomainDataset]]:
     """Decorator: make a builder reachable as ``load_domain_dataset(name, ...)``, with what it declares.
 
@@ -98,6 +103,8 @@ def register_dataset(
         "num_classes": num_classes,
         "input_shape": None if input_shape is None else tuple(input_shape),
         "attribute_columns": tuple(attribute_columns),
+        "group_attributes": tuple(group_attributes),
+        "split_based": split_based,
     }
 
     def register(builder: Callable[..., DomainDataset]) -> Callable[..., DomainDataset]:
