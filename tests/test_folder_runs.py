@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import huggingface_hub
 import pytest
@@ -110,26 +109,6 @@ def test_the_reloaded_text_model_predicts_the_same_logits(text_run):
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items() if k in saved)
     with torch.no_grad():
         assert torch.equal(model(**inputs).logits, load_model(str(output_dir))(**inputs).logits)
-
-
-@pytest.mark.slow
-def test_push_to_hub_uploads_the_folder_with_its_card(tmp_path, monkeypatch):
-    calls = {}
-
-    def create_repo(self, repo_id, **kwargs):
-        calls["repo"] = repo_id
-        return huggingface_hub.RepoUrl(f"https://huggingface.co/{repo_id}")
-
-    def upload_folder(self, *, repo_id, folder_path, **kwargs):
-        calls["upload"] = (repo_id, sorted(p.name for p in Path(folder_path).iterdir()))
-        calls["card"] = (tmp_path / "run" / "README.md").read_text()
-
-    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", create_repo)
-    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
-    run_small_push(tmp_path, "me/seedcat-mnist")
-    assert calls["repo"] == "me/seedcat-mnist" and calls["upload"][0] == "me/seedcat-mnist"
-    assert {"README.md", "config.json", "model.safetensors", "results.jsonl"} <= set(calls["upload"][1])
-    assert 'load_model("me/seedcat-mnist")' in calls["card"]
 
 
 @pytest.mark.slow
