@@ -128,7 +128,10 @@ def penultimate_features(
             raise ValueError(
                 f"The dataset has no 'labels' column (columns: {columns}); name the class column 'labels'."
             )
-        dataset = dataset.select_columns([c for c in columns if c in wanted or c == "labels"])
+        # A dataset with a transform (text, image files) keeps its raw columns, which the transform turns
+        # into the model's inputs (as SeedCatTrainer._remove_unused_columns does); batches are filtered below.
+        if getattr(dataset, "format", {}).get("type") != "custom":
+            dataset = dataset.select_columns([c for c in columns if c in wanted or c == "labels"])
     if device is None:
         device = next(inner.parameters()).device
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_fn or default_data_collator)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -98,8 +99,9 @@ def run_dfr(
     prefix = "dfr_"
     for key, value in metrics.items():
         name = key[len(prefix) :] if key.startswith(prefix) else None
-        if name and any(name.startswith(f"{split}_") for split in eval_datasets):
-            record[name] = float(value)
+        timing = name and name.endswith(("_runtime", "_samples_per_second", "_steps_per_second"))
+        if name and not timing and any(name.startswith(f"{split}_") for split in eval_datasets):
+            record[name] = None if isinstance(value, float) and math.isnan(value) else value  # strict JSON
     if trainer.is_world_process_zero():
         folder = os.path.join(args.output_dir, DFR_DIR)
         dfr_model.save_pretrained(folder)
@@ -117,7 +119,7 @@ def _replace_dfr_line(path: str, record: dict[str, Any]) -> None:
     """Append the DFR line, dropping one an interrupted earlier finish wrote (atomic rewrite)."""
     with open(path, encoding="utf-8") as handle:
         kept = [line for line in handle if line.strip() and not json.loads(line).get("dfr")]
-    kept.append(json.dumps(record, sort_keys=True) + "\n")
+    kept.append(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
     with open(path + ".tmp", "w", encoding="utf-8") as handle:
         handle.writelines(kept)
     os.replace(path + ".tmp", path)

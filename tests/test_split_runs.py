@@ -17,8 +17,8 @@ WORDS = ["good", "great", "lovely", "bad", "awful", "poor", "film", "flight", "t
 
 def _write_reviews(folder, flip_test: bool = False):
     """CSV splits in a Hub layout: a sentence, a label, and ``negated`` (the sentence has "not"): negation
-    agrees with the negative label in train, not in validation and test. ``flip_test`` changes every test
-    label and sentence."""
+    agrees with the negative label in train, not in validation and test. ``flip_test`` makes every test
+    label 1 and changes every test sentence."""
     folder.mkdir(parents=True)
     sizes = {"train": 48, "validation": 24, "test": 24}
     for split, n in sizes.items():
@@ -28,7 +28,7 @@ def _write_reviews(folder, flip_test: bool = False):
             negated = int(label == 0) if split == "train" and i % 6 else int(i % 4 < 2)
             word = ["bad", "good"][label] if i % 3 else ["awful", "great"][label]
             if split == "test" and flip_test:
-                label, word = 1 - label, "poor"
+                label, word = 1, "poor"
             rows["text"].append(f"the film was {'not ' if negated else ''}{word}")
             rows["label"].append(label)
             rows["negated"].append(negated)
