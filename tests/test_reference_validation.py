@@ -185,13 +185,13 @@ def _checked_run(steps, quantile, errors, worst0, worst1, test):
 
 
 def test_the_check_correlates_each_rule_with_validation_worst_group_accuracy_it_never_read(tmp_path, capsys):
-    # Worst-group (mean of the two domains): 0.15, 0.25, 0.35, 0.30 over the steps with the rules' values.
+    # Worst-group (the lower of the two domains): 0.1, 0.2, 0.4, 0.3 over the steps with the rules' values.
     lines = _checked_run(
         steps=[50, 100, 150, 200, 250],
         quantile=[None, 0.1, 0.2, 0.3, 0.4],  # ranks 1 2 3 4 against worst-group ranks 1 2 4 3
         errors=[None, 0.4, 0.3, 0.2, 0.1],  # exactly reversed ranks of the first
-        worst0=[0.9, 0.1, 0.2, 0.3, 0.2],
-        worst1=[0.9, 0.2, 0.3, 0.4, 0.4],
+        worst0=[0.9, 0.1, 0.2, 0.4, 0.3],
+        worst1=[0.9, 0.2, 0.3, 0.5, 0.5],
         test=[0.1, 0.2, 0.3, 0.5, 0.4],
     )
     (check,) = check_rules(lines)

@@ -3,9 +3,9 @@
 A rule that reads no attribute labels should still track what the attributes measure: the worst-group
 accuracy (label x attribute, e.g. ColoredMNIST's ``color_agrees``) on the training domains' validation
 splits. Per run, across its checkpoints, this module gives the Spearman rank correlation between each rule's
-logged value and that worst-group accuracy (the mean over training domains of each out split's worst-group
-accuracy), and which step every selection rule picks with the test accuracy there. Runs without attribute
-columns, or made before the rules existed, are left out and counted.
+logged value and that worst-group accuracy (the lowest over the training domains' out splits, as the
+``val_worst_group`` rule reads it), and which step every selection rule picks with the test accuracy
+there. Runs without attribute columns, or made before the rules existed, are left out and counted.
 """
 
 from __future__ import annotations
@@ -17,18 +17,16 @@ from dataclasses import dataclass
 
 from scipy.stats import spearmanr
 
-from .model_selection import REFERENCE_KEYS, SELECTION_METHODS, Record, RunKey, Runs, group_runs, train_envs_of
+from .model_selection import REFERENCE_KEYS, SELECTION_METHODS, Record, RunKey, Runs, group_runs, validation_worst
 
 RULE_NAMES = {"ref_quantile_acc": "reference_quantile", "ref_error_acc": "reference_errors"}
 """Each logged rule value and the selection method that reads it."""
 
 
 def validation_worst_group(record: Record, test_envs: Sequence[int]) -> float | None:
-    """Mean over training domains of the out split's worst-group accuracy; None without attribute columns."""
-    values = [record.get(f"env{env}_out_worst_group_acc") for env in train_envs_of(record, test_envs)]
-    if not values or any(value is None for value in values):
-        return None
-    return sum(values) / len(values)
+    """The training domains' validation worst-group accuracy as ``val_worst_group`` reads it: the lowest
+    over their out splits (the worst domain x group cell); None without attribute columns."""
+    return validation_worst(record, test_envs, "worst_group_acc")
 
 
 @dataclass(frozen=True)
@@ -86,7 +84,8 @@ def rule_check_markdown(checks: Sequence[RuleCheck]) -> str:
         "### Label-free rules against validation worst-group accuracy (attributes the rules never read)",
         "",
         "Spearman correlation, per run across its checkpoints from the rules' reference step on, between the rule "
-        "and the mean over training domains of the out split's worst-group accuracy.",
+        "and the training domains' validation worst-group accuracy (the lowest over their out splits, as "
+        "val_worst_group reads it).",
         "",
         "| rule | median | range | n runs |",
         "| --- | --- | --- | --- |",
