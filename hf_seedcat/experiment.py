@@ -17,7 +17,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from . import jtt
 from .analysis.composition import GroupCompositionCallback
 from .config import SeedCatConfig
-from .data_scripts import DATASETS, DomainDataset, check_attribute_columns, load_domain_dataset
+from .data_scripts import DATASETS, DomainDataset, check_attribute_columns, dataset_spec, load_domain_dataset
 from .dfr_stage import check_dfr_possible, run_dfr
 from .evaluation import (
     DONE_FILE,
@@ -96,6 +96,13 @@ class DomainGeneralizationArguments:
     )
     label_column: str | None = field(
         default=None, metadata={"help": "TextFolder: the label column (default 'label')."}
+    )
+    dataset_revision: str | None = field(
+        default=None,
+        metadata={
+            "help": "hub: datasets and the worst-group presets: the Hub revision (branch, tag or commit) to load; "
+            "default: the preset's pinned one, or main. Recorded with a checksum of the rows in every result."
+        },
     )
     max_per_domain: int | None = field(
         default=None, metadata={"help": "TextFolder: keep a fixed random sample of N rows per domain (short runs)."}
@@ -193,6 +200,9 @@ def run_experiment(
     A ``DomainBedConfig``'s fields left at None get the dataset's defaults first (``configure_for_data``):
     e.g. the global batch is DomainBed's, 64 per training environment on MNIST, split over the processes.
     """
+    if config.attribute_columns is None and dataset_spec(dg_args.dataset).group_attributes:
+        # A worst-group preset's groups are its paper's: label x these columns, unless the user names others.
+        config.attribute_columns = list(dataset_spec(dg_args.dataset).group_attributes)
     data = load_domain_dataset(
         dg_args.dataset,
         data_dir=dg_args.data_dir,
@@ -351,6 +361,7 @@ def dataset_options(dg_args: DomainGeneralizationArguments) -> dict[str, Any]:
         "text_column": dg_args.text_column,
         "label_column": dg_args.label_column,
         "max_per_domain": dg_args.max_per_domain,
+        "revision": dg_args.dataset_revision,
     }
     return {key: value for key, value in options.items() if value is not None}
 

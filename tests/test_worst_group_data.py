@@ -4,6 +4,7 @@ splits, provenance, the schema check, and attributes that never reach the model.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import datasets
@@ -276,3 +277,22 @@ def test_a_preset_attribute_never_reaches_the_model_even_unnamed(tmp_path):
     metrics = trainer.evaluate(built.data.evaluation_datasets(["validation", "test"]))
     assert {"eval_validation_loss", "eval_test_loss"} <= set(metrics)
     assert seen and all(keys <= {"input_ids", "attention_mask", "token_type_ids"} for keys in seen), seen
+
+
+@pytest.mark.slow
+def test_a_preset_run_reads_its_papers_groups_and_records_where_its_rows_came_from(tmp_path):
+    from hf_seedcat.cli.train import parse_arguments
+    from hf_seedcat.experiment import run_experiment
+
+    copy = multinli_copy(tmp_path / "mnli")
+    argv = ["--dataset", "MultiNLI", "--data_dir", str(copy), "--model_name_or_path", _tiny_text_model(tmp_path, 3)]
+    argv += ["--max_steps", "2", "--checkpoint_freq", "2", "--per_device_train_batch_size", "6", "--max_length", "16"]
+    argv += ["--algorithm", "erm", "--disable_tqdm", "true", "--use_cpu", "--output_dir", str(tmp_path / "run")]
+    run_experiment(*parse_arguments(argv))  # no --attribute_columns: the preset's (negation)
+    (line,) = [json.loads(text) for text in open(tmp_path / "run" / "results.jsonl")]
+    assert line["args"]["split_based"] and line["args"]["test_envs"] == []
+    assert "validation_worst_group_acc" in line and "test_acc_group_y=0,negation=1" in line
+    provenance = line["args"]["provenance"]
+    assert provenance["dataset_id"] == "nyu-mll/multi_nli" and provenance["data_dir"] == str(copy)
+    card = (tmp_path / "run" / "README.md").read_text()
+    assert provenance["rows_checksum"] in card and "negation" in card and "validation worst-group" in card
