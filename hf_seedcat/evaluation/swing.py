@@ -10,13 +10,11 @@ the test environment's in-split accuracy (DomainBed's test accuracy) and the sha
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .model_selection import Record, RunKey, Runs, environments_of, group_runs, is_split_based
-from .tables import STANDARD_ERROR_CONVENTION, environment_names, standard_error
+from .tables import STANDARD_ERROR_CONVENTION, csv_text, environment_names, standard_error
 
 SWING_WINDOW_AFTER_STEP = 1000
 """The window is the evaluations at steps > this. DomainBed's ColoredMNIST runs last 5000 steps, and
@@ -311,9 +309,4 @@ def _cell(runs: Runs, keys: Sequence[RunKey], algorithm: str, test_env: int, aft
 
 
 def swing_as_csv(tables: Sequence[SwingTable]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(SWING_CSV_HEADER)
-    for table in tables:
-        writer.writerows(table.csv_rows())
-    return buffer.getvalue()
+    return csv_text(SWING_CSV_HEADER, tables)

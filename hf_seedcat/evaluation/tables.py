@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .model_selection import (
     SELECTION_METHODS,
@@ -265,13 +266,18 @@ def environment_names(records: Sequence[Record], n_envs: int) -> list[str]:
     return [f"env{i}" for i in range(n_envs)]
 
 
-def tables_as_csv(tables: Sequence[Table]) -> str:
+def csv_text(header: Sequence[str], tables: Sequence[Any]) -> str:
+    """One CSV document: the header, then every table's ``csv_rows()`` (the long form of each table kind)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
+    writer.writerow(header)
     for table in tables:
         writer.writerows(table.csv_rows())
     return buffer.getvalue()
+
+
+def tables_as_csv(tables: Sequence[Table]) -> str:
+    return csv_text(CSV_HEADER, tables)
 
 
 def plot_tables(tables: Sequence[Table], path: str) -> None:

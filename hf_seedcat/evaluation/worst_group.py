@@ -17,8 +17,6 @@ group is over the other groups.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,7 +29,7 @@ from .model_selection import (
     is_split_based,
     select_trial,
 )
-from .tables import EMPTY_TABLE_REASONS, STANDARD_ERROR_CONVENTION, Cell, environment_names
+from .tables import EMPTY_TABLE_REASONS, STANDARD_ERROR_CONVENTION, Cell, csv_text, environment_names
 
 WORST_GROUP_CSV_HEADER = [
     "dataset",
@@ -204,9 +202,4 @@ def _cell(runs: Runs, method: str, dataset: str, algorithm: str, test_env: int |
 
 
 def worst_group_as_csv(tables: Sequence[WorstGroupTable]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(WORST_GROUP_CSV_HEADER)
-    for table in tables:
-        writer.writerows(table.csv_rows())
-    return buffer.getvalue()
+    return csv_text(WORST_GROUP_CSV_HEADER, tables)
