@@ -2,7 +2,8 @@
 # The one command for the GPU machine (its python3 has torch, transformers, timm, accelerate, scikit-learn and
 # pytest-xdist, not datasets/evaluate, and no network). Run `bash bench/device/prepare.sh` here first, then
 # call the device tool with carry [".device"] and the command `bash bench/device/gpu_session.sh [ARGS]`;
-# ARGS go to gpu_session.py (e.g. --part extra for the second call). On a CPU: `... gpu_session.sh --rehearse`.
+# ARGS go to gpu_session.py (--part main | study | extra; --resume continues on a machine still warm from the
+# call before). Issue 20's study: bench/results/device-rehearsal/README.md. On a CPU: `... --rehearse`.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/seedcat_out}
