@@ -215,6 +215,8 @@ def start(job: Job, threads: int | None) -> Running:
     if threads is not None:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     log = open(os.path.join(job.output_dir, "log.txt"), "a", encoding="utf-8")
+    log.write(job.shell_command() + "\n")
+    log.flush()
     process = subprocess.Popen(job.command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
     log.close()
     return Running(job, process, time.time())
@@ -299,7 +301,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="Where the (at most 8) result files go ($OUT on the device).")
     parser.add_argument("--work", default="/tmp/seedcat_gpu", help="Where runs write (not brought back whole).")
     parser.add_argument("--part", choices=PARTS, default="main")
-    parser.add_argument("--budget_s", type=float, default=500, help="Seconds from start to the run deadline.")
+    parser.add_argument(
+        "--budget_s",
+        type=float,
+        default=500,
+        help="Seconds from the start (gpu_session.sh's, where it ran) to the run deadline; then stopping, "
+        "summing up and packing take up to about 20 s more.",
+    )
     parser.add_argument("--workers", type=int, default=14, help="Training runs at a time.")
     parser.add_argument("--test_workers", type=int, default=2, help="pytest-xdist workers (0: no tests).")
     parser.add_argument("--bench_timeout_s", type=float, default=120)
@@ -321,7 +329,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    t0 = time.time()
+    t0 = float(os.environ.get("SEEDCAT_SESSION_START", time.time()))  # gpu_session.sh's start: wheels, MPS count
     deadline = t0 + args.budget_s
     os.makedirs(args.out, exist_ok=True)
     if not args.resume:
