@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 from collections import Counter
 
 import pytest
@@ -122,3 +123,21 @@ def test_the_study_question_needs_4_of_5_seeds_above_half_and_a_late_mean_above_
     assert (rows["seedcat"]["above_50_at_last_step"], rows["seedcat"]["needed"]) == (4, 4)
     assert rows["seedcat"]["window_mean"] == pytest.approx((39 * 0.55 * 5 + 0.1 + 4 * 0.7) / 200)
     assert rows["seedcat_keep_q"]["finished"] == 2
+
+
+def test_the_deadline_stops_the_running_and_counts_a_run_whose_done_file_came_first(session, tmp_path):
+    def job(name, code):
+        folder = str(tmp_path / name)
+        return session.Job("ColoredMNIST", name, (2,), 0, 0, folder, (sys.executable, "-c", code))
+
+    done = tmp_path / "wrote_done" / "done"
+    wrote_done = job("wrote_done", f"import time; open({str(done)!r}, 'w').close(); time.sleep(60)")
+    jobs = [wrote_done, job("sleeps", "import time; time.sleep(60)"), job("queued", "pass")]
+    said = []
+    outcome = session.run_queue(jobs, workers=2, deadline=time.time() + 3, say=said.append)
+    assert [(os.path.basename(item["run"]), item["status"]) for item in outcome] == [
+        ("wrote_done", 0),
+        ("sleeps", "stopped at the deadline"),
+        ("queued", "not started"),
+    ]
+    assert (tmp_path / "sleeps" / "log.txt").read_text().startswith(sys.executable)  # the command heads the log

@@ -242,8 +242,13 @@ def run_queue(jobs: Sequence[Job], workers: int, deadline: float, say, threads: 
                     item.process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     item.process.kill()
-                finished.append({"run": item.job.output_dir, "status": "stopped at the deadline"})
-                say(f"stopped at the deadline: {item.job.output_dir}")
+                if item.job.finished:  # its done file (a run's last write) came between the poll and the stop
+                    wall = round(time.time() - item.started, 1)
+                    finished.append({"run": item.job.output_dir, "status": 0, "wall_s": wall})
+                    say(f"done {item.job.output_dir} in {wall:.0f} s, at the deadline")
+                else:
+                    finished.append({"run": item.job.output_dir, "status": "stopped at the deadline"})
+                    say(f"stopped at the deadline: {item.job.output_dir}")
             finished += [{"run": job.output_dir, "status": "not started"} for job in queue]
             return finished
         while queue and len(running) < workers:
