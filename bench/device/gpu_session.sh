@@ -2,8 +2,10 @@
 # The one command for the GPU machine (its python3 has torch, transformers, timm, accelerate, scikit-learn and
 # pytest-xdist, not datasets/evaluate, and no network). Run `bash bench/device/prepare.sh` here first, then
 # call the device tool with carry [".device"] and the command `bash bench/device/gpu_session.sh [ARGS]`;
-# ARGS go to gpu_session.py (e.g. --part extra for the second call). On a CPU: `... gpu_session.sh --rehearse`.
+# ARGS go to gpu_session.py (--part main | study | extra; --resume continues on a machine still warm from the
+# call before). Issue 20's study: bench/results/device-rehearsal/README.md. On a CPU: `... --rehearse`.
 set -uo pipefail
+export SEEDCAT_SESSION_START=${SEEDCAT_SESSION_START:-$(date +%s)}  # --budget_s counts from here
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/seedcat_out}
 if [ ! -f .device/CODE_VERSION ]; then
@@ -35,7 +37,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 if [ -z "${NO_MPS:-}" ] && command -v nvidia-cuda-mps-control >/dev/null 2>&1; then
     export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps_pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps_log
     mkdir -p $CUDA_MPS_PIPE_DIRECTORY $CUDA_MPS_LOG_DIRECTORY
-    if nvidia-cuda-mps-control -d && timeout 60 "$PYTHON" -c 'import torch; torch.ones(1).cuda().sum().item()'; then
+    # A call before on the same (warm) machine leaves its daemon running (it outlives the call): use that one.
+    if { nvidia-cuda-mps-control -d 2>/dev/null || pgrep -x nvidia-cuda-mps-control >/dev/null; } \
+        && timeout 60 "$PYTHON" -c 'import torch; torch.ones(1).cuda().sum().item()'; then
         echo "MPS: on"
     else
         echo quit | nvidia-cuda-mps-control 2>/dev/null; sleep 1
