@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .dfr import apply_dfr, fit_dfr, penultimate_features
-from .evaluation.metrics import group_names
+from .evaluation.metrics import group_names, split_attributes
 from .evaluation.results import RESULTS_FILE
 
 DFR_DIR = "dfr"
@@ -49,9 +49,7 @@ def check_dfr_possible(attribute_columns: Sequence[str] | None, held_out_rows: i
 def held_out_groups(split: Any, labels: np.ndarray, attribute_columns: Sequence[str]) -> list[str]:
     """Each held-out row's group, the label with its attributes (``y=1,color_agrees=0``), as evaluation names
     them; read from the raw columns, without the split's transform."""
-    raw = split.with_format(None) if hasattr(split, "with_format") else split
-    attributes = np.stack([np.asarray(raw[column]) for column in attribute_columns], axis=1)
-    return group_names(labels, attributes, attribute_columns)
+    return group_names(labels, split_attributes(split, attribute_columns), attribute_columns)
 
 
 def run_dfr(

@@ -32,7 +32,7 @@ from .evaluation import (
     reference_split_names,
     training_domain_validation,
 )
-from .evaluation.metrics import expected_group_names
+from .evaluation.metrics import expected_group_names, split_attributes
 from .evaluation.reference_validation import DEFAULT_REFERENCE_QUANTILES, DEFAULT_REFERENCE_STEP
 from .hparams import default_hparams
 from .hub import push_run, write_model_card
@@ -394,11 +394,8 @@ def expected_groups(splits: Sequence[Any], attribute_columns: Sequence[str] | No
     """Every group (label x attributes) that occurs in any split, so one missing from a split is named there."""
     if not attribute_columns:
         return None
-    labels, attributes = [], []
-    for split in splits:
-        raw = split.with_format(None)
-        labels.append(np.asarray(raw["labels"]))
-        attributes.append(np.stack([np.asarray(raw[column]) for column in attribute_columns], axis=1))
+    labels = [np.asarray(split.with_format(None)["labels"]) for split in splits]
+    attributes = [split_attributes(split, attribute_columns) for split in splits]
     return expected_group_names(np.concatenate(labels), np.concatenate(attributes), attribute_columns)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import evaluate
 import numpy as np
@@ -79,6 +80,13 @@ class DomainAccuracy:
                 metrics[key] = result.pop(key)
         metrics.update({f"acc_{key.removeprefix('accuracy_')}": value for key, value in result.items()})
         return metrics
+
+
+def split_attributes(split: Any, attribute_columns: Sequence[str]) -> np.ndarray:
+    """A split's attribute values, int64 ``[N, A]`` in ``attribute_columns`` order, read from its raw columns
+    (without the split's transform, which would decode images or tokenize text for nothing)."""
+    raw = split.with_format(None) if hasattr(split, "with_format") else split
+    return np.stack([np.asarray(raw[column]) for column in attribute_columns], axis=1)
 
 
 def group_names(labels: np.ndarray, attributes: np.ndarray, attribute_names: Sequence[str]) -> list[str]:

@@ -113,6 +113,7 @@ class ReferenceValidation(TrainerCallback):
             raise RuntimeError("ReferenceValidation.attach(trainer) was not called.")
         if self.reference is None and step < self.reference_step:
             return {}
+        outputs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         if self.reference is None:
             outputs = {name: self._predict(split) for name, split in self.splits.items()}
             self.reference = {
@@ -127,7 +128,10 @@ class ReferenceValidation(TrainerCallback):
             rows = self.reference["rows"][name]
             needed = sorted(set().union(*rows.values()))  # only the hard rows are read after the reference
             correct = {}
-            if needed:
+            if name in outputs:  # the reference step: the whole split was just predicted, read it there
+                _, predictions, labels = outputs[name]
+                correct = {row: bool(predictions[row] == labels[row]) for row in needed}
+            elif needed:
                 _, predictions, labels = self._predict(split.select(needed))
                 correct = dict(zip(needed, (predictions == labels).tolist(), strict=True))
             for key in REFERENCE_KEYS:
