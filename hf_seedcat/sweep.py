@@ -1,5 +1,10 @@
 """A sweep: algorithms x datasets x test environments x trials x hyperparameter samples, one folder per run.
 
+A split-based dataset (train / validation / test, e.g. a Waterbirds-style ``hub:`` folder) has no
+environment to hold out: its runs get no ``--test_envs`` and their folders no ``_test`` part. A dataset's
+folder is its name with every character a path cannot carry as a name replaced by ``_`` (``hub:org/set``
+-> ``hub_org_set``), so a Hub id or a local path stays one folder under the sweep's root.
+
 A run is finished when its folder holds the ``done`` file that ``run_experiment`` writes last; a
 sweep skips finished runs and relaunches the others, which resume from their last complete
 checkpoint (checkpoints are saved atomically, so there is never a half-written one to trip on).
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -48,17 +54,25 @@ class Job:
 
 
 def run_name(algorithm: str, test_envs: Sequence[int], trial_seed: int, hparams_seed: int) -> str:
-    return f"{algorithm}_test{'-'.join(map(str, test_envs))}_trial{trial_seed}_hp{hparams_seed}"
+    held_out = f"_test{'-'.join(map(str, test_envs))}" if test_envs else ""
+    return f"{algorithm}{held_out}_trial{trial_seed}_hp{hparams_seed}"
 
 
-def environment_count(dataset: str, data_dir: str | None = None) -> int:
-    """How many environments a dataset has; the MNIST datasets are known without building them."""
+def dataset_folder(dataset: str) -> str:
+    """The dataset's folder name under the sweep's root: ``hub:org/set`` -> ``hub_org_set``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", dataset).strip("_") or "dataset"
+
+
+def environment_layout(dataset: str, data_dir: str | None = None) -> tuple[int, bool]:
+    """How many environments a dataset has, and whether it is split-based (then there is one, and no test
+    environment to choose); the MNIST datasets are known without building them."""
     from .data_scripts import colored_mnist, load_domain_dataset, rotated_mnist
 
     known = {"ColoredMNIST": colored_mnist.ENVIRONMENTS, "RotatedMNIST": rotated_mnist.ENVIRONMENTS}
     if dataset in known:
-        return len(known[dataset])
-    return len(load_domain_dataset(dataset, data_dir=data_dir).environments)
+        return len(known[dataset]), False
+    data = load_domain_dataset(dataset, data_dir=data_dir)
+    return len(data.environments), data.split_based
 
 
 def sets_of_test_envs(n_envs: int, test_envs: Sequence[int] | None, leave_one_out: bool) -> list[tuple[int, ...]]:
@@ -90,13 +104,21 @@ def make_jobs(
     algorithm and hyperparameter sample of a trial starts from the same weights."""
     jobs = []
     for dataset in datasets:
-        n_envs = environment_count(dataset, data_dir)
+        n_envs, split_based = environment_layout(dataset, data_dir)
+        if split_based and (test_envs or leave_one_out):
+            raise ValueError(
+                f"{dataset} comes as train / validation / test splits, so it has no environment to hold out: "
+                "drop --test_envs and --leave_one_out for it (sweep it on its own)."
+            )
+        env_sets = [()] if split_based else sets_of_test_envs(n_envs, test_envs, leave_one_out)
         for algorithm, envs, trial, hparams_seed in itertools.product(
-            algorithms, sets_of_test_envs(n_envs, test_envs, leave_one_out), range(n_trials), range(n_hparams)
+            algorithms, env_sets, range(n_trials), range(n_hparams)
         ):
-            folder = os.path.join(output_dir, dataset, run_name(algorithm, envs, trial, hparams_seed))
+            folder = os.path.join(output_dir, dataset_folder(dataset), run_name(algorithm, envs, trial, hparams_seed))
             command = [python, "-m", TRAIN_MODULE, "--dataset", dataset, "--algorithm", algorithm]
-            command += ["--test_envs", *map(str, envs), "--trial_seed", str(trial), "--seed", str(trial)]
+            if envs:
+                command += ["--test_envs", *map(str, envs)]
+            command += ["--trial_seed", str(trial), "--seed", str(trial)]
             command += ["--hparams_seed", str(hparams_seed)]
             if data_dir:
                 command += ["--data_dir", data_dir]

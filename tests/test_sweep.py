@@ -29,6 +29,28 @@ def test_every_combination_is_one_folder_with_its_own_command(tmp_path):
     assert "--learning_rate" in sampled.command and "--groups_per_domain" in sampled.command
 
 
+def _write_split_folder(folder: Path) -> Path:
+    """A Hub-layout folder of train / validation / test CSV files with no domain column."""
+    folder.mkdir()
+    for split in ("train", "validation", "test"):
+        rows = ["text,label,source"] + [f"review {i},{i % 2},{i % 3 == 0:d}" for i in range(12)]
+        (folder / f"{split}.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_a_split_based_dataset_is_swept_without_a_test_environment(tmp_path):
+    data = _write_split_folder(tmp_path / "reviews")
+    jobs = make_jobs([f"hub:{data}"], ["erm", "jtt"], str(tmp_path / "sweep"), n_trials=2)
+    assert len(jobs) == 2 * 2  # algorithms x trials: no environment to hold out
+    folder = tmp_path / "sweep" / ("hub_" + str(data).strip("/").replace("/", "_"))
+    assert sorted(job.output_dir for job in jobs) == sorted(
+        str(folder / f"{algorithm}_trial{trial}_hp0") for algorithm in ("erm", "jtt") for trial in (0, 1)
+    )
+    assert all("--test_envs" not in job.command and job.test_envs == () for job in jobs)
+    with pytest.raises(ValueError, match="no environment to hold out: drop --test_envs"):
+        make_jobs([f"hub:{data}"], ["erm"], str(tmp_path / "sweep"), test_envs=[0])
+
+
 def test_leave_one_out_adds_each_pair_of_test_environments_once():
     assert sets_of_test_envs(3, None, False) == [(0,), (1,), (2,)]
     assert sets_of_test_envs(3, [2], True) == [(2,), (0, 2), (1, 2)]
