@@ -1,0 +1,59 @@
+"""What JTT's error sets hold, on ColoredMNIST: per run, the share of colour-disagreeing and of label-flipped
+rows in the error set against the whole training set (the attributes JTT never reads).
+
+    python bench/issue18_cpu/error_set_composition.py RUNS_FOLDER MNIST_DATA_DIR
+
+RUNS_FOLDER holds the ``jtt_test2_trial<t>_hp0`` runs of ``bench/issue18_cpu/run.sh`` (20,000 digits, test
+environment 2); each run's error set indexes its training rows, rebuilt here with the run's trial seed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from hf_seedcat.data_scripts import load_domain_dataset
+
+
+def composition(run: Path, data_dir: str) -> dict[str, float]:
+    args = json.loads(open(run / "results.jsonl").readline())["args"]
+    data = load_domain_dataset(
+        "ColoredMNIST",
+        data_dir=data_dir,
+        trial_seed=args["trial_seed"],
+        seed=args["seed"],
+        max_digits=args["max_digits"],
+        attribute_columns=["color_agrees", "label_flipped"],
+    )
+    rows = data.training_dataset(args["test_envs"], augment=False)
+    saved = json.loads((run / "jtt_error_set.json").read_text())
+    if saved["num_rows"] != len(rows):
+        raise ValueError(f"{run}: the error set indexes {saved['num_rows']} rows, the rebuilt data has {len(rows)}.")
+    disagree = 1 - np.asarray(rows["color_agrees"])
+    flipped = np.asarray(rows["label_flipped"])
+    errors = np.asarray(saved["rows"], dtype=np.int64)
+    return {
+        "error_set": len(errors),
+        "training_rows": len(rows),
+        "disagree_in_errors": float(disagree[errors].mean()),
+        "disagree_overall": float(disagree.mean()),
+        "flipped_in_errors": float(flipped[errors].mean()),
+        "flipped_overall": float(flipped.mean()),
+        "disagree_caught": float(disagree[errors].sum() / disagree.sum()),
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__)
+        return 2
+    for run in sorted(Path(argv[0]).glob("jtt_*")):
+        print(run.name, json.dumps({k: round(v, 3) for k, v in composition(run, argv[1]).items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
