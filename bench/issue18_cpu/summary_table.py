@@ -21,25 +21,27 @@ RULES = {
 }
 
 
-def cell(rows: pd.DataFrame, metric: str) -> str:
+def cell(rows: pd.DataFrame, metric: str, trials: int) -> str:
+    """``mean ± SE``, with ``(n=k)`` where fewer than the sweep's ``trials`` selected a step."""
     row = rows[rows["metric"] == metric]
     if row.empty or pd.isna(row["mean"].iloc[0]):
         return "—"
     mean, stderr, n = row["mean"].iloc[0], row["stderr"].iloc[0], int(row["trials"].iloc[0])
     spread = f" ± {stderr:.1f}" if not pd.isna(stderr) else ""
-    return f"{mean:.1f}{spread}" + ("" if n == 3 else f" (n={n})")
+    return f"{mean:.1f}{spread}" + ("" if n == trials else f" (n={n})")
 
 
 def table(folder: Path, arms: list[str]) -> str:
     frame = pd.read_csv(folder / "worst_group.csv")
     frame = frame[frame["trials"] > 0]
     arms = arms or sorted(frame["algorithm"].unique())
+    trials = int(frame["trials"].max())
     lines = ["| arm | " + " | ".join(RULES.values()) + " |", "| --- |" + " --- |" * len(RULES)]
     for arm in arms:
         cells = []
         for rule in RULES:
             rows = frame[(frame["algorithm"] == arm) & (frame["selection"] == rule)]
-            cells.append(f"{cell(rows, 'worst_group')} / {cell(rows, 'average')}")
+            cells.append(f"{cell(rows, 'worst_group', trials)} / {cell(rows, 'average', trials)}")
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
