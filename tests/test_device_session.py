@@ -141,3 +141,24 @@ def test_the_deadline_stops_the_running_and_counts_a_run_whose_done_file_came_fi
         ("queued", "not started"),
     ]
     assert (tmp_path / "sleeps" / "log.txt").read_text().startswith(sys.executable)  # the command heads the log
+
+
+def test_the_worst_group_part_queues_issue_18s_full_length_arms_trial_by_trial(session, tmp_path):
+    jobs = session.worst_group_jobs(str(tmp_path), ["--bf16"])
+    assert [(job.trial_seed, job.algorithm) for job in jobs] == [
+        (trial, arm) for trial in range(3) for arm in ("erm", "groupdro", "jtt", "seedcat")
+    ]
+    for job in jobs:
+        command = list(job.command)
+        assert (job.dataset, job.test_envs) == ("ColoredMNIST", (2,))
+        assert flag(command, "--attribute_columns") == "color_agrees"
+        assert flag(command, "--eval_splits") == "selection"
+        assert "--bf16" in command and "--max_steps" not in command and "--max_digits" not in command
+        if job.algorithm == "groupdro":  # the upper bound reads the attribute in training, and is not retrained
+            assert flag(command, "--group_column") == "color_agrees" and "--dfr" not in command
+            assert "worst_group_true_groups" in job.output_dir.split(os.sep)
+        else:
+            assert "--dfr" in command and "--group_column" not in command
+            assert "worst_group" in job.output_dir.split(os.sep)
+    assert len({job.output_dir for job in jobs}) == 12
+    assert set(session.PACKED) >= {"jtt_error_set.json", "dfr.json", "results.jsonl", "done"}

@@ -24,6 +24,13 @@ and packs what it made into at most eight files under ``$OUT``. ``--part main``,
    (the arms share algorithm names, so the folder names the arm, as ``study_issue12`` reads it); at the end
    ``study_issue12``'s table (``study.md``) and the question's figures per arm are written.
 
+``--part worst_group`` (issue 18's full-length runs: the CPU ran them reduced, ``bench/issue18_cpu/``): with the
+tests beside them, ColoredMNIST test environment 2 at full length (all digits, 5000 steps), trials 0-2, every
+split evaluated, ``--attribute_columns color_agrees``: ``erm``, ``jtt`` (T = 1000, the default fifth) and
+``seedcat``, each with ``--dfr``, into ``worst_group/``, and GroupDRO on ``--group_column color_agrees`` (the
+upper bound) into ``worst_group_true_groups/``; trial by trial. At the end ``seedcat-collect``'s tables of both
+folders (``worst_group.md``: worst-group and average test accuracy under every selection rule).
+
 What is left (``--part extra``) is for a later call. ``--resume`` continues on a machine still warm from a
 call before: it keeps ``--work``, skips the tests, the benchmark and the solo run, and queues only the runs
 without ``done`` (each resumes from its last checkpoint).
@@ -57,7 +64,9 @@ sys.path.insert(0, os.path.join(REPO, "bench"))
 import study_issue12 as study  # noqa: E402
 
 MAX_FILES = 8  # what the device tool brings back
-PARTS = ("main", "extra", "study")
+PARTS = ("main", "extra", "study", "worst_group")
+WORST_GROUP_FLAGS = ("--eval_splits", "selection", "--attribute_columns", "color_agrees")
+WORST_GROUP_ARMS = ("erm", "erm+dfr", "groupdro", "jtt", "jtt+dfr", "seedcat", "seedcat+dfr")  # collect's order
 STUDY_SEEDS = (0, 1, 2, 3, 4)  # issue 20: seeds 0-2 first, then 3-4
 STUDY_FLAGS = ("--bf16", "--eval_splits", "selection")  # study_issue12 adds --attribute_columns color_agrees
 
@@ -94,6 +103,52 @@ def planned_jobs(part: str, root: str, run_flags: Sequence[str]) -> list[Job]:
     ]
     extra = by_trial(ablation) + by_trial(rotated) + by_trial(pairs)
     return table3 + extra if part == "main" else extra
+
+
+def worst_group_jobs(root: str, run_flags: Sequence[str]) -> list[Job]:
+    """Issue 18's full-length ColoredMNIST runs (test environment 2, trials 0-2), whole trials first: erm, jtt and
+    seedcat with ``--dfr`` in ``worst_group/``; GroupDRO on the true groups, the upper bound, in
+    ``worst_group_true_groups/`` (collect reads one algorithm name per arm, so it gets its own folder)."""
+    flags = [*run_flags, *WORST_GROUP_FLAGS]
+    methods = make_jobs(
+        ["ColoredMNIST"],
+        ["erm", "jtt", "seedcat"],
+        os.path.join(root, "worst_group"),
+        n_trials=3,
+        test_envs=[2],
+        extra_args=[*flags, "--dfr"],
+    )
+    bound = make_jobs(
+        ["ColoredMNIST"],
+        ["groupdro"],
+        os.path.join(root, "worst_group_true_groups"),
+        n_trials=3,
+        test_envs=[2],
+        extra_args=[*flags, "--group_column", "color_agrees"],
+    )
+    return sorted(methods + bound, key=lambda job: (job.trial_seed, job.algorithm))
+
+
+def collect_worst_group(root: str, out: str, window_after_step: int, say) -> str | None:
+    """``seedcat-collect`` over the worst-group runs (both folders copied side by side, as the CPU's were), its
+    ``results.md`` brought back as ``worst_group.md``."""
+    merged = os.path.join(root, "worst_group_collected")
+    shutil.rmtree(merged, ignore_errors=True)
+    for folder in ("worst_group", "worst_group_true_groups"):
+        source = os.path.join(root, folder, "ColoredMNIST")
+        if os.path.isdir(source):
+            shutil.copytree(source, os.path.join(merged, "ColoredMNIST"), dirs_exist_ok=True)
+    tables = os.path.join(root, "worst_group_tables")
+    command = [sys.executable, "-m", "hf_seedcat.cli.collect", "--input_dir", os.path.join(merged, "ColoredMNIST")]
+    command += ["--output_dir", tables, "--window_after_step", str(window_after_step)]
+    command += ["--algorithms", *WORST_GROUP_ARMS]
+    status = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    say(f"collect: exit status {status.returncode}{'' if status.returncode == 0 else ': ' + status.stderr[-2000:]}")
+    if status.returncode != 0 or not os.path.exists(os.path.join(tables, "results.md")):
+        return None
+    target = os.path.join(out, "worst_group.md")
+    shutil.copyfile(os.path.join(tables, "results.md"), target)
+    return target
 
 
 def study_settings(root: str, rehearse: bool = False) -> argparse.Namespace:
@@ -259,6 +314,9 @@ def run_queue(jobs: Sequence[Job], workers: int, deadline: float, say, threads: 
     return finished
 
 
+PACKED = ("results.jsonl", "done", "README.md", "log.txt", "group_composition.jsonl", "jtt_error_set.json", "dfr.json")
+
+
 def pack(out: str, root: str, logs: dict[str, str]) -> list[str]:
     """Every run's results.jsonl, done marker, log and model card in one archive, plus the logs; fails if ``out``
     then holds more files than the device tool brings back."""
@@ -266,7 +324,7 @@ def pack(out: str, root: str, logs: dict[str, str]) -> list[str]:
     with tarfile.open(archive, "w:gz") as tar:
         for folder, _, files in os.walk(root):
             for name in files:
-                if name in ("results.jsonl", "done", "README.md", "log.txt", "group_composition.jsonl"):
+                if name in PACKED:
                     path = os.path.join(folder, name)
                     tar.add(path, arcname=os.path.relpath(path, root))
     written = [archive]
@@ -369,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tests = None
     test_log = os.path.join(args.out, "tests.log")
-    if args.part == "main" and args.test_workers and not args.resume:
+    if args.part in ("main", "worst_group") and args.test_workers and not args.resume:
         command = [sys.executable, "-m", "pytest", "-q", "-rfEs", "--durations=15", "-p", "no:cacheprovider"]
         command += ["-n", str(args.test_workers)] if args.test_workers > 1 else []  # pytest-xdist
         command += ["--junitxml", os.path.join(args.out, "tests.xml"), *test_selection]
@@ -401,6 +459,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = study_settings(args.work, args.rehearse) if args.part == "study" else None
     if settings is not None:
         jobs = study_jobs(settings, study_flags)
+    elif args.part == "worst_group":
+        jobs = worst_group_jobs(args.work, run_flags)
+        if args.rehearse:
+            jobs = [job for job in jobs if job.trial_seed == 0]
     else:
         jobs = planned_jobs(args.part, args.work, run_flags)
         if args.rehearse:
@@ -437,6 +499,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"finished seeds above 50% at the last step, {row['needed']} of {len(settings.seeds)} needed; "
                 f"mean over evaluations after step {row['window_after_step']}: {mean})"
             )
+    if args.part == "worst_group":
+        collect_worst_group(args.work, args.out, 10 if args.rehearse else 1000, say)
     summary = os.path.join(args.out, "runs.json")
     with open(summary, "w", encoding="utf-8") as f:
         json.dump(
