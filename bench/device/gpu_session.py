@@ -417,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     test_selection: list[str] = []
     if args.rehearse:
         run_flags += ["--max_steps", "20", "--max_digits", "3000", "--checkpoint_freq", "10", "--regroup_steps", "10"]
-        run_flags += ["--eval_splits", "selection", "--per_device_eval_batch_size", "256"]
+        run_flags += ["--eval_splits", "selection", "--per_device_eval_batch_size", "256", "--reference_step", "10"]
         study_flags += ["--regroup_steps", "10", "--per_device_eval_batch_size", "256"]
         bench_flags = ["--device", "cpu", "--rounds", "1", "--steps", "2", "--max_digits", "3000"]
         test_selection = ["tests/test_weighting.py", "tests/test_sampling.py"]

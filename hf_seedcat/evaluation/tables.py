@@ -207,10 +207,12 @@ class Table:
 
 EMPTY_TABLE_REASONS = {
     "leave_one_out": "No leave-one-out selection: it needs the runs with two test environments (`--leave_one_out`).",
-    "reference_quantile": "No label-free selection: these runs were made before the rule existed, so their "
-    "results.jsonl holds no `ref_quantile_acc` (it is logged from the reference step on).",
-    "reference_errors": "No label-free selection: these runs were made before the rule existed, so their "
-    "results.jsonl holds no `ref_error_acc` (it is logged from the reference step on).",
+    "reference_quantile": "No label-free selection: no results.jsonl holds `ref_quantile_acc`. It is logged from the "
+    "reference step (`--reference_step`, 200 by default) on, so runs that ended before it, or were made before the "
+    "rule existed, have none.",
+    "reference_errors": "No label-free selection: no results.jsonl holds `ref_error_acc`. It is logged from the "
+    "reference step (`--reference_step`, 200 by default) on, so runs that ended before it, or were made before the "
+    "rule existed, have none.",
     "val_worst_group": "No selection by validation worst-group accuracy: the runs log no "
     "`<split>_worst_group_acc` on their validation splits (they have no attribute columns).",
     "val_worst_class": "No selection by validation worst-class accuracy: these runs were made before "
