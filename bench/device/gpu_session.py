@@ -130,15 +130,16 @@ def worst_group_jobs(root: str, run_flags: Sequence[str]) -> list[Job]:
 
 
 def collect_worst_group(root: str, out: str, window_after_step: int, say) -> str | None:
-    """``seedcat-collect`` over the worst-group runs (both folders copied side by side, as the CPU's were), its
-    ``results.md`` brought back as ``worst_group.md``."""
-    merged = os.path.join(root, "worst_group_collected")
-    shutil.rmtree(merged, ignore_errors=True)
+    """``seedcat-collect`` over the worst-group runs (both folders copied side by side, as the CPU's were, outside
+    ``root`` so the pack holds each run once), its ``results.md`` brought back as ``worst_group.md``."""
+    scratch = root.rstrip(os.sep) + "_collect"
+    shutil.rmtree(scratch, ignore_errors=True)
+    merged = os.path.join(scratch, "runs")
     for folder in ("worst_group", "worst_group_true_groups"):
         source = os.path.join(root, folder, "ColoredMNIST")
         if os.path.isdir(source):
             shutil.copytree(source, os.path.join(merged, "ColoredMNIST"), dirs_exist_ok=True)
-    tables = os.path.join(root, "worst_group_tables")
+    tables = os.path.join(scratch, "tables")
     command = [sys.executable, "-m", "hf_seedcat.cli.collect", "--input_dir", os.path.join(merged, "ColoredMNIST")]
     command += ["--output_dir", tables, "--window_after_step", str(window_after_step)]
     command += ["--algorithms", *WORST_GROUP_ARMS]
