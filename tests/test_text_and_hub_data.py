@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import datasets
 import numpy as np
 import pytest
@@ -49,6 +51,26 @@ def test_hub_dataset_makes_one_environment_per_domain_value(tmp_path):
     assert [len(s) for s in data.in_splits] == [8, 8, 8]
     with pytest.raises(ValueError, match=r"no column \['region'\]"):
         load_domain_dataset(f"hub:{tmp_path / 'text'}", domain_column="region", text_column="sentence")
+
+
+def test_a_local_hub_folder_is_fingerprinted_by_its_rows_not_by_where_or_when_its_files_were_written(tmp_path):
+    # A resumed run refuses a checkpoint whose training-set fingerprint differs from its own; load_dataset's
+    # fingerprint of a local folder changes with the files' path and modification time, which refused the
+    # resume of a run whose folder had been rewritten with the very same rows.
+    frame = {"sentence": [f"row {i}" for i in range(30)], "label": [i % 2 for i in range(30)]}
+    frame["site"] = ["north", "south", "east"] * 10
+
+    def training_fingerprint(folder, rows):
+        (tmp_path / folder).mkdir()
+        datasets.Dataset.from_dict(rows).to_csv(str(tmp_path / folder / "train.csv"), index=False)
+        os.utime(tmp_path / folder / "train.csv", (1e9, 1e9 + len(folder)))
+        data = load_domain_dataset(f"hub:{tmp_path / folder}", domain_column="site", text_column="sentence")
+        return data.training_dataset([0])._fingerprint
+
+    original = training_fingerprint("original", frame)
+    assert training_fingerprint("copy_written_later", frame) == original
+    changed = {**frame, "sentence": ["row changed", *frame["sentence"][1:]]}
+    assert training_fingerprint("one_row_changed", changed) != original
 
 
 def test_hub_dataset_with_images_is_decoded_lazily(tmp_path):

@@ -19,6 +19,7 @@ provenance's ``rows_checksum`` covers every split as ``load_dataset`` returned i
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -68,15 +69,16 @@ def hub_dataset(
     (see the module's docstring); ``split`` forces the domain layout on that split."""
     loaded = load_splits(dataset_id, revision=revision)
     local = os.path.isdir(dataset_id)
+    checksum = rows_checksum(loaded, root=dataset_id if local else None)
     provenance = dataset_provenance(
         dataset_id,
         revision="local" if local and revision is None else revision,
         data_dir=dataset_id if local else None,
-        rows_checksum=rows_checksum(loaded, root=dataset_id if local else None),
+        rows_checksum=checksum,
     )
     return domain_dataset_from_splits(
         dataset_id,
-        loaded,
+        fingerprinted_by_rows(loaded, checksum),
         domain_column=domain_column,
         label_column=label_column,
         image_column=image_column,
@@ -95,6 +97,26 @@ def load_splits(path: str, **load_kwargs: Any) -> datasets.DatasetDict:
     if not isinstance(loaded, datasets.DatasetDict):  # a loader that returned one split
         loaded = datasets.DatasetDict({"train": loaded})
     return loaded
+
+
+def fingerprinted_by_rows(splits: datasets.DatasetDict, checksum: str) -> datasets.DatasetDict:
+    """The same splits (the same Arrow tables, nothing copied), each fingerprinted by the rows' checksum and its
+    name, with no record of where they were loaded from.
+
+    ``load_dataset`` fingerprints a local folder by its files' paths and modification times, and a Hub dataset by
+    its cache's path. A resumed run compares its training set's fingerprint with the checkpoint's, so a folder
+    rewritten with the same rows, copied elsewhere, or a cache moved to another machine made a checkpoint look
+    "made on another training set". By the rows, the check refuses only other rows.
+    """
+    fingerprinted = {}
+    for name, split in splits.items():
+        if split._indices is not None:  # load_dataset returns none; a selected view would need its indices kept
+            raise ValueError(f"split {name!r} is an indexed view; pass the splits as load_dataset returned them.")
+        fingerprint = hashlib.sha256(f"{checksum}:{name}".encode()).hexdigest()[:16]
+        info = datasets.DatasetInfo(features=split.features)  # the loaded info names the folder, which datasets
+        # hashes into the fingerprint of a concatenation (the training set of several environments)
+        fingerprinted[name] = datasets.Dataset(split.data, info=info, split=split.split, fingerprint=fingerprint)
+    return datasets.DatasetDict(fingerprinted)
 
 
 def split_roles(splits: Sequence[str]) -> dict[str, str]:
