@@ -1,9 +1,11 @@
-"""What JTT's error sets hold, on ColoredMNIST: per run, the share of colour-disagreeing and of label-flipped
-rows in the error set against the whole training set (the attributes JTT never reads).
+"""What JTT's error sets hold (the attributes JTT never reads): on ColoredMNIST, per run, the share of
+colour-disagreeing and of label-flipped rows in the error set against the whole training set; on the text set of
+``make_text_spurious.py``, the share of rows whose ``source`` disagrees with the label.
 
     python bench/issue18_cpu/error_set_composition.py RUNS_FOLDER MNIST_DATA_DIR
+    python bench/issue18_cpu/error_set_composition.py RUNS_FOLDER hub:TEXT_FOLDER
 
-RUNS_FOLDER holds the ``jtt_test2_trial<t>_hp0`` runs of ``bench/issue18_cpu/run.sh`` (20,000 digits, test
+RUNS_FOLDER holds the ``jtt_*`` runs of ``bench/issue18_cpu/run.sh`` (ColoredMNIST: 20,000 digits, test
 environment 2); each run's error set indexes its training rows, rebuilt here with the run's trial seed.
 """
 
@@ -46,12 +48,31 @@ def composition(run: Path, data_dir: str) -> dict[str, float]:
     }
 
 
+def text_composition(run: Path, dataset: str) -> dict[str, float]:
+    """The text set's error set: its train split, in order, is the training set (split-based: nothing held out)."""
+    rows = load_domain_dataset(dataset, attribute_columns=["source"]).training_dataset([], augment=False)
+    rows = rows.with_format(None)
+    saved = json.loads((run / "jtt_error_set.json").read_text())
+    if saved["num_rows"] != len(rows):
+        raise ValueError(f"{run}: the error set indexes {saved['num_rows']} rows, the rebuilt data has {len(rows)}.")
+    disagree = (np.asarray(rows["labels"]) != np.asarray(rows["source"])).astype(float)
+    errors = np.asarray(saved["rows"], dtype=np.int64)
+    return {
+        "error_set": len(errors),
+        "training_rows": len(rows),
+        "disagree_in_errors": float(disagree[errors].mean()),
+        "disagree_overall": float(disagree.mean()),
+        "disagree_caught": float(disagree[errors].sum() / disagree.sum()),
+    }
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__)
         return 2
     for run in sorted(Path(argv[0]).glob("jtt_*")):
-        print(run.name, json.dumps({k: round(v, 3) for k, v in composition(run, argv[1]).items()}))
+        found = text_composition(run, argv[1]) if argv[1].startswith("hub:") else composition(run, argv[1])
+        print(run.name, json.dumps({k: round(v, 3) for k, v in found.items()}))
     return 0
 
 
