@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
@@ -46,6 +48,20 @@ def test_presets_check_domainbeds_domains_and_name_what_is_missing(tmp_path):
     make_image_folder(root, ["sketch"], ["dog"], per_class=2)
     assert load_domain_dataset("PACS", data_dir=str(tmp_path)).environments == PRESETS["PACS"]["domains"]
     assert set(PRESETS) == {"PACS", "VLCS", "OfficeHome", "TerraIncognita", "DomainNet"}
+
+
+def test_a_moved_image_folder_keeps_its_training_fingerprint_and_a_renamed_image_changes_it(folder, tmp_path):
+    # A resumed run refuses a checkpoint whose training-set fingerprint is not its own; the table holds absolute
+    # image paths, which fingerprinted the folder's place rather than its rows.
+    def fingerprint(root):
+        return load_domain_dataset("ImageFolder", data_dir=str(root)).training_dataset([0])._fingerprint
+
+    original = fingerprint(folder)
+    moved = shutil.copytree(folder, tmp_path / "moved" / "data")
+    assert fingerprint(moved) == original
+    image = next((moved / "photo" / "dog").iterdir())
+    image.rename(image.with_name("renamed" + image.suffix))
+    assert fingerprint(moved) != original
 
 
 def test_augmentation_is_the_papers_and_evaluation_has_none(folder):

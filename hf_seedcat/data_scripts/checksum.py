@@ -72,6 +72,27 @@ def rows_checksum(splits: Mapping[str, datasets.Dataset], *, root: str | os.Path
     return digest.hexdigest()
 
 
+def fingerprinted_by_rows(splits: Mapping[str, datasets.Dataset], checksum: str) -> dict[str, datasets.Dataset]:
+    """The same splits (the same Arrow tables, nothing copied), each fingerprinted by ``checksum`` (their
+    ``rows_checksum``) and its name, with no record of where they were read from.
+
+    A resumed run compares its training set's fingerprint with the checkpoint's. ``load_dataset`` fingerprints a
+    local folder by its files' paths and modification times, and a Hub dataset by its cache's path (and its
+    ``DatasetInfo`` names the folder, which ``concatenate_datasets`` hashes in); a table built in memory from
+    image paths is fingerprinted by those absolute paths. So a folder rewritten with the same rows, copied or
+    moved, or a cache on another machine, made a checkpoint look "made on another training set". By the rows,
+    the check refuses only other rows.
+    """
+    fingerprinted = {}
+    for name, split in splits.items():
+        if split._indices is not None:  # loaders return none; a selected view would need its indices kept
+            raise ValueError(f"split {name!r} is an indexed view; pass the splits as they were loaded.")
+        fingerprint = hashlib.sha256(f"{checksum}:{name}".encode()).hexdigest()[:16]
+        info = datasets.DatasetInfo(features=split.features)
+        fingerprinted[name] = datasets.Dataset(split.data, info=info, split=split.split, fingerprint=fingerprint)
+    return fingerprinted
+
+
 def _feed(streams: dict[str, Any], path: str, array: pa.Array) -> None:
     """Hash one array's values canonically (see ``rows_checksum``) into ``streams``: one sha256 per kind of
     bytes (validity, lengths, values) and nested child, each the concatenation of per-row bytes, so that

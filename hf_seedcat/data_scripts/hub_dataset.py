@@ -19,7 +19,6 @@ provenance's ``rows_checksum`` covers every split as ``load_dataset`` returned i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -28,7 +27,7 @@ from typing import Any
 import datasets
 import numpy as np
 
-from .checksum import dataset_provenance, rows_checksum
+from .checksum import dataset_provenance, fingerprinted_by_rows, rows_checksum
 from .columns import (
     IMAGE_COLUMN,
     TEXT_COLUMN,
@@ -97,26 +96,6 @@ def load_splits(path: str, **load_kwargs: Any) -> datasets.DatasetDict:
     if not isinstance(loaded, datasets.DatasetDict):  # a loader that returned one split
         loaded = datasets.DatasetDict({"train": loaded})
     return loaded
-
-
-def fingerprinted_by_rows(splits: datasets.DatasetDict, checksum: str) -> datasets.DatasetDict:
-    """The same splits (the same Arrow tables, nothing copied), each fingerprinted by the rows' checksum and its
-    name, with no record of where they were loaded from.
-
-    ``load_dataset`` fingerprints a local folder by its files' paths and modification times, and a Hub dataset by
-    its cache's path. A resumed run compares its training set's fingerprint with the checkpoint's, so a folder
-    rewritten with the same rows, copied elsewhere, or a cache moved to another machine made a checkpoint look
-    "made on another training set". By the rows, the check refuses only other rows.
-    """
-    fingerprinted = {}
-    for name, split in splits.items():
-        if split._indices is not None:  # load_dataset returns none; a selected view would need its indices kept
-            raise ValueError(f"split {name!r} is an indexed view; pass the splits as load_dataset returned them.")
-        fingerprint = hashlib.sha256(f"{checksum}:{name}".encode()).hexdigest()[:16]
-        info = datasets.DatasetInfo(features=split.features)  # the loaded info names the folder, which datasets
-        # hashes into the fingerprint of a concatenation (the training set of several environments)
-        fingerprinted[name] = datasets.Dataset(split.data, info=info, split=split.split, fingerprint=fingerprint)
-    return datasets.DatasetDict(fingerprinted)
 
 
 def split_roles(splits: Sequence[str]) -> dict[str, str]:

@@ -29,7 +29,7 @@ from timm.data import IMAGENET_DEFAULT_MEAN as IMAGENET_MEAN
 from timm.data import IMAGENET_DEFAULT_STD as IMAGENET_STD
 from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
-from .checksum import dataset_provenance, rows_checksum
+from .checksum import dataset_provenance, fingerprinted_by_rows, rows_checksum
 from .columns import IMAGE_COLUMN, attribute_ids, check_attribute_names, require_attribute_columns
 from .domain_dataset import DomainDataset, domain_dataset_from_datasets
 from .registry import register_dataset
@@ -118,9 +118,11 @@ def image_folder_dataset(
             **{column: ids[env_i] for column, (_, ids) in encoded.items()},
         }
         envs.append(datasets.Dataset.from_dict(data, features=features))
+    checksum = rows_checksum({f"env{i}": env for i, env in enumerate(envs)}, root=root)
+    by_rows = fingerprinted_by_rows({f"env{i}": env for i, env in enumerate(envs)}, checksum)  # not by where
     return domain_dataset_from_datasets(
         name,
-        envs,
+        list(by_rows.values()),
         trial_seed=trial_seed,
         holdout_fraction=holdout_fraction,
         num_classes=len(classes),
@@ -132,7 +134,7 @@ def image_folder_dataset(
             name,
             revision="local",
             data_dir=root,
-            rows_checksum=rows_checksum({f"env{i}": env for i, env in enumerate(envs)}, root=root),
+            rows_checksum=checksum,
         ),
     )
 
