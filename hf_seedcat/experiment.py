@@ -203,17 +203,7 @@ def run_experiment(
     if config.attribute_columns is None and dataset_spec(dg_args.dataset).group_attributes:
         # A worst-group preset's groups are its paper's: label x these columns, unless the user names others.
         config.attribute_columns = list(dataset_spec(dg_args.dataset).group_attributes)
-    data = load_domain_dataset(
-        dg_args.dataset,
-        data_dir=dg_args.data_dir,
-        trial_seed=dg_args.trial_seed,
-        seed=config.seed,
-        holdout_fraction=dg_args.holdout_fraction,
-        max_digits=dg_args.max_digits,
-        **dataset_options(dg_args),
-        **({"domain_column": config.domain_column} if dg_args.dataset.startswith("hub:") else {}),
-        **kept_columns(config),
-    )
+    data = load_run_dataset(dg_args, config)
     if dg_args.dataset.startswith("hub:"):
         config.domain_column = "domain"  # the builder renamed --domain_column's column to DomainDataset's
     if data.split_based:  # its test split is held out already: no environment is
@@ -351,6 +341,23 @@ def build_initial_model(dg_args: DomainGeneralizationArguments, config: SeedCatC
         image_size=dg_args.image_size,
         model_name_or_path=dg_args.model_name_or_path,
         max_length=dg_args.max_length,
+    )
+
+
+def load_run_dataset(dg_args: DomainGeneralizationArguments, config: SeedCatConfig) -> DomainDataset:
+    """The dataset as a run with these flags builds it: the loader's own flags, a ``hub:`` dataset's domain
+    column and the kept ground-truth columns. ``seedcat-sweep`` loads it the same way to count environments, so a
+    flag the data needs (``--domain_column site``) works there as in the run."""
+    return load_domain_dataset(
+        dg_args.dataset,
+        data_dir=dg_args.data_dir,
+        trial_seed=dg_args.trial_seed,
+        seed=config.seed,
+        holdout_fraction=dg_args.holdout_fraction,
+        max_digits=dg_args.max_digits,
+        **dataset_options(dg_args),
+        **({"domain_column": config.domain_column} if dg_args.dataset.startswith("hub:") else {}),
+        **kept_columns(config),
     )
 
 

@@ -63,15 +63,19 @@ def dataset_folder(dataset: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", dataset).strip("_") or "dataset"
 
 
-def environment_layout(dataset: str, data_dir: str | None = None) -> tuple[int, bool]:
+def environment_layout(dataset: str, data_dir: str | None = None, run_args: Sequence[str] = ()) -> tuple[int, bool]:
     """How many environments a dataset has, and whether it is split-based (then there is one, and no test
-    environment to choose); the MNIST datasets are known without building them."""
-    from .data_scripts import colored_mnist, load_domain_dataset, rotated_mnist
+    environment to choose); the MNIST datasets are known without building them. Others are loaded as the runs
+    will load them, with the runs' flags (``run_args``: ``--domain_column``, ``--text_column`` ...)."""
+    from .cli.train import parse_arguments
+    from .data_scripts import colored_mnist, rotated_mnist
+    from .experiment import load_run_dataset
 
     known = {"ColoredMNIST": colored_mnist.ENVIRONMENTS, "RotatedMNIST": rotated_mnist.ENVIRONMENTS}
     if dataset in known:
         return len(known[dataset]), False
-    data = load_domain_dataset(dataset, data_dir=data_dir)
+    argv = ["--dataset", dataset, *(["--data_dir", data_dir] if data_dir else []), *run_args]
+    data = load_run_dataset(*parse_arguments(argv))
     return len(data.environments), data.split_based
 
 
@@ -104,7 +108,7 @@ def make_jobs(
     algorithm and hyperparameter sample of a trial starts from the same weights."""
     jobs = []
     for dataset in datasets:
-        n_envs, split_based = environment_layout(dataset, data_dir)
+        n_envs, split_based = environment_layout(dataset, data_dir, extra_args)
         if split_based and (test_envs or leave_one_out):
             raise ValueError(
                 f"{dataset} comes as train / validation / test splits, so it has no environment to hold out: "

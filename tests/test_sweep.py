@@ -51,6 +51,21 @@ def test_a_split_based_dataset_is_swept_without_a_test_environment(tmp_path):
         make_jobs([f"hub:{data}"], ["erm"], str(tmp_path / "sweep"), test_envs=[0])
 
 
+def test_the_sweep_counts_environments_with_the_runs_own_data_flags(tmp_path):
+    # A domain column not named "domain" is named after "--"; the sweep must load the data with it, as each run
+    # does, or it stops before the first run on "no column ['domain', 'text']".
+    data = tmp_path / "reviews"
+    data.mkdir()
+    rows = ["sentence,label,site"] + [f"review {i},{i % 2},{('north', 'south', 'east')[i % 3]}" for i in range(30)]
+    (data / "train.csv").write_text("\n".join(rows) + "\n")
+    flags = ["--domain_column", "site", "--text_column", "sentence"]
+    jobs = make_jobs([f"hub:{data}"], ["erm"], str(tmp_path / "sweep"), n_trials=1, extra_args=flags)
+    assert sorted(job.test_envs for job in jobs) == [(0,), (1,), (2,)]  # east, north, south
+    assert all(job.command[-6:-2] == tuple(flags) for job in jobs)
+    with pytest.raises(ValueError, match=r"no column \['domain', 'text'\].*set --domain_column"):
+        make_jobs([f"hub:{data}"], ["erm"], str(tmp_path / "sweep"), n_trials=1)
+
+
 def test_leave_one_out_adds_each_pair_of_test_environments_once():
     assert sets_of_test_envs(3, None, False) == [(0,), (1,), (2,)]
     assert sets_of_test_envs(3, [2], True) == [(2,), (0, 2), (1, 2)]

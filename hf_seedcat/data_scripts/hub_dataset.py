@@ -223,7 +223,7 @@ def _domain_layout(
     try:
         _require_columns(name, table.column_names, inputs, domain_column=domain_column)
     except ValueError as error:
-        raise ValueError(f"{error} Or, {SPLIT_LAYOUT_HINT}.{splits_note}") from None
+        raise ValueError(f"{str(error).rstrip('.')}; {SPLIT_LAYOUT_HINT}.{splits_note}") from None
     domains, domain_ids = value_ids(
         table[domain_column], table.features[domain_column], column=domain_column, source=name
     )
