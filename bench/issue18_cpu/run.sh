@@ -22,7 +22,8 @@ OUT=${OUT:-/tmp/issue18_cpu}
 PYTHON=${PYTHON:-$CODE/.venv/bin/python}
 PART=${1:-all}
 cd "$CODE"
-sweep() { PYTHONPATH="$CODE" "$PYTHON" -m hf_seedcat.cli.sweep "$@"; }
+failed=0  # a failed run does not stop the other sweeps; the script's status says it failed
+sweep() { PYTHONPATH="$CODE" "$PYTHON" -m hf_seedcat.cli.sweep "$@" || failed=1; }
 common=(--n_trials 3 --launcher parallel --n_workers 2)
 if [[ "$PART" == mnist || "$PART" == all ]]; then
   mnist=(--max_digits 20000 --max_steps 1000 --regroup_steps 200 --checkpoint_freq 50 --save_steps 100
@@ -43,3 +44,4 @@ if [[ "$PART" == text || "$PART" == all ]]; then
   sweep --output_dir "$OUT/text_true_groups" --datasets "hub:$OUT/text_data" --algorithms groupdro \
     "${common[@]}" -- "${text[@]}" --group_column source
 fi
+exit $failed
