@@ -20,6 +20,26 @@ import numpy as np
 from hf_seedcat.data_scripts import load_domain_dataset
 
 
+def error_set(run: Path, rows) -> np.ndarray:
+    """The run's saved error set, checked against the rebuilt training rows it indexes."""
+    saved = json.loads((run / "jtt_error_set.json").read_text())
+    if saved["num_rows"] != len(rows):
+        raise ValueError(f"{run}: the error set indexes {saved['num_rows']} rows, the rebuilt data has {len(rows)}.")
+    return np.asarray(saved["rows"], dtype=np.int64)
+
+
+def minority_shares(disagree: np.ndarray, errors: np.ndarray) -> dict[str, float]:
+    """How much of the error set is minority (attribute disagreeing), against the training set, and how much of
+    the minority it holds."""
+    return {
+        "error_set": len(errors),
+        "training_rows": len(disagree),
+        "disagree_in_errors": float(disagree[errors].mean()),
+        "disagree_overall": float(disagree.mean()),
+        "disagree_caught": float(disagree[errors].sum() / disagree.sum()),
+    }
+
+
 def composition(run: Path, data_dir: str) -> dict[str, float]:
     args = json.loads(open(run / "results.jsonl").readline())["args"]
     data = load_domain_dataset(
@@ -31,20 +51,15 @@ def composition(run: Path, data_dir: str) -> dict[str, float]:
         attribute_columns=["color_agrees", "label_flipped"],
     )
     rows = data.training_dataset(args["test_envs"], augment=False)
-    saved = json.loads((run / "jtt_error_set.json").read_text())
-    if saved["num_rows"] != len(rows):
-        raise ValueError(f"{run}: the error set indexes {saved['num_rows']} rows, the rebuilt data has {len(rows)}.")
-    disagree = 1 - np.asarray(rows["color_agrees"])
+    errors = error_set(run, rows)
     flipped = np.asarray(rows["label_flipped"])
-    errors = np.asarray(saved["rows"], dtype=np.int64)
+    shares = minority_shares(1 - np.asarray(rows["color_agrees"]), errors)
+    order = ["error_set", "training_rows", "disagree_in_errors", "disagree_overall"]
     return {
-        "error_set": len(errors),
-        "training_rows": len(rows),
-        "disagree_in_errors": float(disagree[errors].mean()),
-        "disagree_overall": float(disagree.mean()),
+        **{key: shares[key] for key in order},
         "flipped_in_errors": float(flipped[errors].mean()),
         "flipped_overall": float(flipped.mean()),
-        "disagree_caught": float(disagree[errors].sum() / disagree.sum()),
+        "disagree_caught": shares["disagree_caught"],
     }
 
 
@@ -52,18 +67,8 @@ def text_composition(run: Path, dataset: str) -> dict[str, float]:
     """The text set's error set: its train split, in order, is the training set (split-based: nothing held out)."""
     rows = load_domain_dataset(dataset, attribute_columns=["source"]).training_dataset([], augment=False)
     rows = rows.with_format(None)
-    saved = json.loads((run / "jtt_error_set.json").read_text())
-    if saved["num_rows"] != len(rows):
-        raise ValueError(f"{run}: the error set indexes {saved['num_rows']} rows, the rebuilt data has {len(rows)}.")
     disagree = (np.asarray(rows["labels"]) != np.asarray(rows["source"])).astype(float)
-    errors = np.asarray(saved["rows"], dtype=np.int64)
-    return {
-        "error_set": len(errors),
-        "training_rows": len(rows),
-        "disagree_in_errors": float(disagree[errors].mean()),
-        "disagree_overall": float(disagree.mean()),
-        "disagree_caught": float(disagree[errors].sum() / disagree.sum()),
-    }
+    return minority_shares(disagree, error_set(run, rows))
 
 
 def main(argv: list[str]) -> int:
