@@ -156,9 +156,10 @@ def test_the_worst_group_part_queues_issue_18s_full_length_arms_trial_by_trial(s
         assert "--bf16" in command and "--max_steps" not in command and "--max_digits" not in command
         if job.algorithm == "groupdro":  # the upper bound reads the attribute in training, and is not retrained
             assert flag(command, "--group_column") == "color_agrees" and "--dfr" not in command
-            assert "worst_group_true_groups" in job.output_dir.split(os.sep)
+            assert job.output_dir.startswith(str(tmp_path / "worst_group" / "true_groups") + os.sep)
         else:
             assert "--dfr" in command and "--group_column" not in command
-            assert "worst_group" in job.output_dir.split(os.sep)
+            assert job.output_dir.startswith(str(tmp_path / "worst_group") + os.sep)
+            assert "true_groups" not in job.output_dir.split(os.sep)
     assert len({job.output_dir for job in jobs}) == 12
     assert set(session.PACKED) >= {"jtt_error_set.json", "dfr.json", "results.jsonl", "done"}

@@ -28,8 +28,8 @@ and packs what it made into at most eight files under ``$OUT``. ``--part main``,
 tests beside them, ColoredMNIST test environment 2 at full length (all digits, 5000 steps), trials 0-2, every
 split evaluated, ``--attribute_columns color_agrees``: ``erm``, ``jtt`` (T = 1000, the default fifth) and
 ``seedcat``, each with ``--dfr``, into ``worst_group/``, and GroupDRO on ``--group_column color_agrees`` (the
-upper bound) into ``worst_group_true_groups/``; trial by trial. At the end ``seedcat-collect``'s tables of both
-folders (``worst_group.md``: worst-group and average test accuracy under every selection rule).
+upper bound) into ``worst_group/true_groups/``; trial by trial. At the end ``seedcat-collect``'s tables of
+``worst_group/`` (``worst_group.md``: worst-group and average test accuracy under every selection rule).
 
 What is left (``--part extra``) is for a later call. ``--resume`` continues on a machine still warm from a
 call before: it keeps ``--work``, skips the tests, the benchmark and the solo run, and queues only the runs
@@ -65,6 +65,7 @@ import study_issue12 as study  # noqa: E402
 
 MAX_FILES = 8  # what the device tool brings back
 PARTS = ("main", "extra", "study", "worst_group")
+WORST_GROUP_DIR = "worst_group"  # under --work; GroupDRO's upper bound in its true_groups/
 WORST_GROUP_FLAGS = ("--eval_splits", "selection", "--attribute_columns", "color_agrees")
 WORST_GROUP_ARMS = ("erm", "erm+dfr", "groupdro", "jtt", "jtt+dfr", "seedcat", "seedcat+dfr")  # collect's order
 STUDY_SEEDS = (0, 1, 2, 3, 4)  # issue 20: seeds 0-2 first, then 3-4
@@ -108,12 +109,13 @@ def planned_jobs(part: str, root: str, run_flags: Sequence[str]) -> list[Job]:
 def worst_group_jobs(root: str, run_flags: Sequence[str]) -> list[Job]:
     """Issue 18's full-length ColoredMNIST runs (test environment 2, trials 0-2), whole trials first: erm, jtt and
     seedcat with ``--dfr`` in ``worst_group/``; GroupDRO on the true groups, the upper bound, in
-    ``worst_group_true_groups/`` (collect reads one algorithm name per arm, so it gets its own folder)."""
+    ``worst_group/true_groups/`` (its runs' folder names are those of a ``groupdro`` sweep, so they get a folder of
+    their own; collect reads ``worst_group/`` recursively)."""
     flags = [*run_flags, *WORST_GROUP_FLAGS]
     methods = make_jobs(
         ["ColoredMNIST"],
         ["erm", "jtt", "seedcat"],
-        os.path.join(root, "worst_group"),
+        os.path.join(root, WORST_GROUP_DIR),
         n_trials=3,
         test_envs=[2],
         extra_args=[*flags, "--dfr"],
@@ -121,7 +123,7 @@ def worst_group_jobs(root: str, run_flags: Sequence[str]) -> list[Job]:
     bound = make_jobs(
         ["ColoredMNIST"],
         ["groupdro"],
-        os.path.join(root, "worst_group_true_groups"),
+        os.path.join(root, WORST_GROUP_DIR, "true_groups"),
         n_trials=3,
         test_envs=[2],
         extra_args=[*flags, "--group_column", "color_agrees"],
@@ -130,17 +132,10 @@ def worst_group_jobs(root: str, run_flags: Sequence[str]) -> list[Job]:
 
 
 def collect_worst_group(root: str, out: str, window_after_step: int, say) -> str | None:
-    """``seedcat-collect`` over the worst-group runs (both folders copied side by side, as the CPU's were, outside
-    ``root`` so the pack holds each run once), its ``results.md`` brought back as ``worst_group.md``."""
-    scratch = root.rstrip(os.sep) + "_collect"
-    shutil.rmtree(scratch, ignore_errors=True)
-    merged = os.path.join(scratch, "runs")
-    for folder in ("worst_group", "worst_group_true_groups"):
-        source = os.path.join(root, folder, "ColoredMNIST")
-        if os.path.isdir(source):
-            shutil.copytree(source, os.path.join(merged, "ColoredMNIST"), dirs_exist_ok=True)
-    tables = os.path.join(scratch, "tables")
-    command = [sys.executable, "-m", "hf_seedcat.cli.collect", "--input_dir", os.path.join(merged, "ColoredMNIST")]
+    """``seedcat-collect`` over ``root/worst_group`` (both arms' folders; its tables outside ``root``, which is
+    packed), its ``results.md`` brought back as ``worst_group.md``."""
+    tables = root.rstrip(os.sep) + "_worst_group_tables"
+    command = [sys.executable, "-m", "hf_seedcat.cli.collect", "--input_dir", os.path.join(root, WORST_GROUP_DIR)]
     command += ["--output_dir", tables, "--window_after_step", str(window_after_step)]
     command += ["--algorithms", *WORST_GROUP_ARMS]
     status = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
