@@ -118,8 +118,9 @@ def image_folder_dataset(
             **{column: ids[env_i] for column, (_, ids) in encoded.items()},
         }
         envs.append(datasets.Dataset.from_dict(data, features=features))
-    checksum = rows_checksum({f"env{i}": env for i, env in enumerate(envs)}, root=root)
-    by_rows = fingerprinted_by_rows({f"env{i}": env for i, env in enumerate(envs)}, checksum)  # not by where
+    named = {f"env{i}": env for i, env in enumerate(envs)}
+    checksum = rows_checksum(named, root=root)
+    by_rows = fingerprinted_by_rows(named, checksum)  # not by where the folder lies
     return domain_dataset_from_datasets(
         name,
         list(by_rows.values()),
