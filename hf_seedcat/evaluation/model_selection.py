@@ -41,6 +41,8 @@ Record = dict[str, Any]
 #: What ``reference_validation`` logs, one key per label-free rule (the mean over training domains; per
 #: domain ``env{i}_out_<key>``), and what the two label-free selection methods read.
 REFERENCE_KEYS = ("ref_quantile_acc", "ref_error_acc")
+DEFAULT_REFERENCE_STEP = 200
+"""The step of the fixed early model whose rows the label-free rules read; they are logged from it on."""
 
 
 VALIDATION_SPLIT, TEST_SPLIT = "validation", "test"

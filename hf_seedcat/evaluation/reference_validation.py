@@ -38,10 +38,9 @@ import torch
 import torch.nn.functional as F
 from transformers import TrainerCallback
 
-from .model_selection import REFERENCE_KEYS
+from .model_selection import DEFAULT_REFERENCE_STEP, REFERENCE_KEYS
 
 REFERENCE_FILE = "reference_rows.json"
-DEFAULT_REFERENCE_STEP = 200
 DEFAULT_REFERENCE_QUANTILES = 4
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model_selection import (
+    DEFAULT_REFERENCE_STEP,
+    REFERENCE_KEYS,
     SELECTION_METHODS,
     Record,
     Runs,
@@ -207,12 +209,12 @@ class Table:
 
 EMPTY_TABLE_REASONS = {
     "leave_one_out": "No leave-one-out selection: it needs the runs with two test environments (`--leave_one_out`).",
-    "reference_quantile": "No label-free selection: no results.jsonl holds `ref_quantile_acc`. It is logged from the "
-    "reference step (`--reference_step`, 200 by default) on, so runs that ended before it, or were made before the "
-    "rule existed, have none.",
-    "reference_errors": "No label-free selection: no results.jsonl holds `ref_error_acc`. It is logged from the "
-    "reference step (`--reference_step`, 200 by default) on, so runs that ended before it, or were made before the "
-    "rule existed, have none.",
+    **{
+        method: f"No label-free selection: no results.jsonl holds `{key}`. It is logged from the reference step "
+        f"(`--reference_step`, {DEFAULT_REFERENCE_STEP} by default) on, so runs that ended before it, or were made "
+        "before the rule existed, have none."
+        for method, key in zip(("reference_quantile", "reference_errors"), REFERENCE_KEYS, strict=True)
+    },
     "val_worst_group": "No selection by validation worst-group accuracy: the runs log no "
     "`<split>_worst_group_acc` on their validation splits (they have no attribute columns).",
     "val_worst_class": "No selection by validation worst-class accuracy: these runs were made before "
